@@ -188,7 +188,9 @@ class MonitoringStack(pulumi.ComponentResource):
                 service_monitor=False,
                 component="exporter",
             ),
-            opts=pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(depends_on=[token_secret])),
+            opts=pulumi.ResourceOptions.merge(
+                opts, pulumi.ResourceOptions(depends_on=[token_secret])
+            ),
         )
         return f"pve-exporter.{a.namespace}.svc:{PVE_EXPORTER_PORT}"
 
