@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 import pulumi
 import pulumi_kubernetes as k8s
 
-from labinfra.kube import check_pinned_image
+from labinfra.kube import check_pinned_image, child_options
 from labinfra.names import recommended_labels, selector_labels
 
 
@@ -74,7 +74,7 @@ class DeviceApp(pulumi.ComponentResource):
         self._args = args
         self._labels = recommended_labels(args.app, args.component, version=args.version)
         self._selector = selector_labels(args.app)
-        child = pulumi.ResourceOptions(parent=self)
+        child = child_options(self, opts)
         self.deployment = self._deployment(name, child)
         self.service = self._service(name, child)
         self.service_monitor = self._service_monitor(name, child)

@@ -10,7 +10,7 @@ from pydantic import Field
 
 from labinfra.charts import ARC_CONTROLLER, ARC_RUNNER_SET, NFS_PROVISIONER
 from labinfra.helm import helm_release
-from labinfra.kube import secret
+from labinfra.kube import child_options, secret
 from labinfra.names import recommended_labels
 from labinfra.stackconfig import ConfigModel
 
@@ -52,7 +52,7 @@ class Runners(pulumi.ComponentResource):
             raise ValueError("runners are enabled but githubConfigUrl is not set")
         if s.min_runners > s.max_runners:
             raise ValueError("runners: minRunners is larger than maxRunners")
-        child = pulumi.ResourceOptions(parent=self)
+        child = child_options(self, opts)
         controller = helm_release(
             f"{name}-controller",
             ARC_CONTROLLER,
@@ -92,7 +92,7 @@ class Runners(pulumi.ComponentResource):
                 },
             },
             # The scale set registers with the controller's webhook: controller first.
-            pulumi.ResourceOptions(parent=self, depends_on=[controller, github_secret]),
+            child_options(self, opts, [controller, github_secret]),
             release_name=s.scale_set_name,
         )
         self.register_outputs({})

@@ -47,6 +47,26 @@ def secret(value: pulumi.Input[str]) -> pulumi.Output[str]:
     return pulumi.Output[str].secret(value)
 
 
+def child_options(
+    parent: pulumi.Resource,
+    opts: pulumi.ResourceOptions | None,
+    depends_on: list[pulumi.Resource] | None = None,
+) -> pulumi.ResourceOptions:
+    """Options for a component's child: parented, and waiting for what the component waits for.
+
+    Pulumi does not pass a component's `depends_on` to its children, so without this a
+    Secret inside a component could be created before the namespace it lives in.
+    """
+    inherited = opts.depends_on if opts is not None else None
+    if inherited is None:
+        waits: list[pulumi.Resource] = []
+    elif isinstance(inherited, pulumi.Resource):
+        waits = [inherited]
+    else:
+        waits = [d for d in inherited if isinstance(d, pulumi.Resource)]  # type: ignore[union-attr]
+    return pulumi.ResourceOptions(parent=parent, depends_on=[*waits, *(depends_on or [])])
+
+
 def image_registry(image: str) -> str:
     return image.split("/", 1)[0]
 

@@ -12,6 +12,7 @@ import pulumi_kubernetes as k8s
 
 from labinfra.charts import ALLOY, LOKI
 from labinfra.helm import helm_release
+from labinfra.kube import child_options
 from labinfra.monitoring.values import LoggingSettings, alloy_values, loki_values
 
 LOKI_RELEASE = "loki"
@@ -40,7 +41,7 @@ class LoggingStack(pulumi.ComponentResource):
             LOKI,
             args.namespace,
             loki_values(args.settings),
-            pulumi.ResourceOptions(parent=self),
+            child_options(self, opts),
             release_name=LOKI_RELEASE,
         )
         # Agents started before Loki would retry and drop lines past their buffer.
@@ -49,7 +50,7 @@ class LoggingStack(pulumi.ComponentResource):
             ALLOY,
             args.namespace,
             alloy_values(f"{loki_url(args.namespace)}/loki/api/v1/push"),
-            pulumi.ResourceOptions(parent=self, depends_on=[self.loki]),
+            child_options(self, opts, [self.loki]),
             release_name="alloy",
         )
         self.register_outputs({"loki": self.loki.name, "alloy": self.alloy.name})

@@ -18,7 +18,7 @@ import pulumi_tls as tls
 from pydantic import Field
 
 from labinfra.charts import REGISTRY_IMAGE
-from labinfra.kube import secret
+from labinfra.kube import child_options, secret
 from labinfra.names import recommended_labels, selector_labels
 from labinfra.stackconfig import ConfigModel
 
@@ -111,7 +111,7 @@ class Registry(pulumi.ComponentResource):
         self._args = args
         self._name = name
         self._labels = recommended_labels("registry", "image-registry", version="3.0.0")
-        child = pulumi.ResourceOptions(parent=self)
+        child = child_options(self, opts)
         s = args.settings
         password = random.RandomPassword(f"{name}-password", length=32, special=False, opts=child)
         http_secret = random.RandomPassword(
@@ -157,9 +157,7 @@ class Registry(pulumi.ComponentResource):
             ),
             opts=child,
         )
-        deployment = self._deployment(
-            pulumi.ResourceOptions(parent=self, depends_on=[*secrets, volume])
-        )
+        deployment = self._deployment(child_options(self, opts, [*secrets, volume]))
         service = k8s.core.v1.Service(
             f"{name}-service",
             metadata=self._metadata("registry"),
@@ -170,7 +168,7 @@ class Registry(pulumi.ComponentResource):
                     k8s.core.v1.ServicePortArgs(name="http", port=REGISTRY_PORT, target_port="http")
                 ],
             ),
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[deployment]),
+            opts=child_options(self, opts, [deployment]),
         )
         k8s.networking.v1.Ingress(
             f"{name}-ingress",
@@ -206,7 +204,7 @@ class Registry(pulumi.ComponentResource):
                     )
                 ],
             ),
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[service]),
+            opts=child_options(self, opts, [service]),
         )
         self.register_outputs({"host": s.host})
 

@@ -13,7 +13,7 @@ from labinfra.charts import KUBE_PROMETHEUS_STACK, PVE_EXPORTER_IMAGE
 from labinfra.device_app import DeviceApp, DeviceAppArgs, SecretEnv
 from labinfra.helm import helm_release
 from labinfra.inventory import Inventory
-from labinfra.kube import secret
+from labinfra.kube import child_options, secret
 from labinfra.monitoring.alertmanager import AlertmanagerSettings, alertmanager_config
 from labinfra.monitoring.files import Dashboard, RuleFile
 from labinfra.monitoring.scrape import (
@@ -66,7 +66,7 @@ class MonitoringStack(pulumi.ComponentResource):
         super().__init__("lab:platform:MonitoringStack", name, None, opts)
         self._args = args
         self._name = name
-        child = pulumi.ResourceOptions(parent=self)
+        child = child_options(self, opts)
         secrets = self._secrets(child)
         self.release = helm_release(
             f"{name}-kube-prometheus-stack",
@@ -74,11 +74,11 @@ class MonitoringStack(pulumi.ComponentResource):
             args.namespace,
             kube_prometheus_values(args.settings, loki_url=args.loki_url),
             # The chart reads the admin and Alertmanager secrets at install time.
-            pulumi.ResourceOptions(parent=self, depends_on=secrets),
+            child_options(self, opts, secrets),
             release_name="kube-prometheus-stack",
         )
         # Custom resources of the chart's CRDs can only be created once the chart is in.
-        after_chart = pulumi.ResourceOptions(parent=self, depends_on=[self.release])
+        after_chart = child_options(self, opts, [self.release])
         self._rules(after_chart)
         self._dashboards(child)
         pve_address = self._pve_exporter(child)

@@ -116,6 +116,14 @@ class StackRun:
         return False
 
 
+class ProgramFailedError(RuntimeError):
+    """The program raised; `run` holds what it had registered until then (`__cause__`: why)."""
+
+    def __init__(self, run: StackRun) -> None:
+        super().__init__(f"{run.project}/{run.stack} failed after {len(run.resources)} resources")
+        self.run = run
+
+
 @dataclass(frozen=True)
 class StackOutputs:
     """Outputs of a stack as another stack's StackReference sees them."""
@@ -329,17 +337,23 @@ def _run_in_context(
     def body() -> None:
         runpy.run_path(str(program), run_name="__main__")
 
+    def result(outputs: dict[str, Any], secret_outputs: set[str]) -> StackRun:
+        return StackRun(
+            project=project,
+            stack=stack,
+            resources=list(monitor.recorded),
+            outputs=outputs,
+            secret_outputs=frozenset(secret_outputs),
+            duplicate_urns=list(monitor.duplicates),
+        )
+
     with _working_directory(project_dir):
-        _sync_await(run_pulumi_func(body))
+        try:
+            _sync_await(run_pulumi_func(body))
+        except Exception as exc:
+            raise ProgramFailedError(result({}, set())) from exc
         outputs, secret_outputs = _sync_await(_stack_outputs())
-    return StackRun(
-        project=project,
-        stack=stack,
-        resources=list(monitor.recorded),
-        outputs=outputs,
-        secret_outputs=frozenset(secret_outputs),
-        duplicate_urns=list(monitor.duplicates),
-    )
+    return result(outputs, secret_outputs)
 
 
 async def _stack_outputs() -> tuple[dict[str, Any], set[str]]:

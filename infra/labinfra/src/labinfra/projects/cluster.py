@@ -74,7 +74,7 @@ def _labels(host: Host) -> list[str]:
 
 
 def build_cluster(config: ClusterConfig, ssh_private_key: pulumi.Output[str]) -> None:
-    inventory = load_inventory(Path(config.inventory))
+    inventory = load_inventory(Path(config.inventory).resolve())
     nodes = node_plans(config, inventory)
     cluster = K3sCluster(
         "k3s",

@@ -73,7 +73,7 @@ NAMESPACES = {
 
 
 def build_platform(config: PlatformConfig, secrets: dict[str, pulumi.Output[str]]) -> None:
-    inventory = load_inventory(Path(config.inventory))
+    inventory = load_inventory(Path(config.inventory).resolve())
     files = Path(config.monitoring_files)
     rule_files = load_rule_files(files / "rules")
     dashboards = load_dashboards(files / "dashboards")
