@@ -89,7 +89,8 @@ def test_violating_fixture_is_reported(policy: str, resource: dict[str, Any], ex
 def test_every_policy_has_both_kinds_of_fixture() -> None:
     for policy in POLICIES:
         data = yaml.safe_load((FIXTURES / f"{policy.name}.yaml").read_text())
-        assert data.get("pass") and data.get("fail"), policy.name
+        assert data.get("pass"), policy.name
+        assert data.get("fail"), policy.name
 
 
 def test_only_probes_are_advisory() -> None:

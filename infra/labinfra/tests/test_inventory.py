@@ -54,11 +54,11 @@ def test_group_cycle_is_refused() -> None:
 
 
 def test_missing_file_and_bad_yaml_name_the_file(tmp_path: Path) -> None:
-    with pytest.raises(InventoryError, match="cannot read .*missing.yml"):
+    with pytest.raises(InventoryError, match=r"cannot read .*missing\.yml"):
         load_inventory(tmp_path / "missing.yml")
     bad = tmp_path / "bad.yml"
     bad.write_text("pis: [unclosed\n")
-    with pytest.raises(InventoryError, match="bad.yml is not valid YAML"):
+    with pytest.raises(InventoryError, match=r"bad\.yml is not valid YAML"):
         load_inventory(bad)
     top = tmp_path / "list.yml"
     top.write_text("- a\n")

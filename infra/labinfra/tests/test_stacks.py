@@ -98,10 +98,7 @@ def _occurrences(value: Any, needle: str, path: str = "") -> list[str]:
 
 
 def _is_secret(resource: Recorded, path: str) -> bool:
-    return any(
-        path == s or path.startswith((s + ".", s + "["))
-        for s in resource.secret_paths
-    )
+    return any(path == s or path.startswith((s + ".", s + "[")) for s in resource.secret_paths)
 
 
 @pytest.mark.parametrize("project", ["cluster", "platform"])
