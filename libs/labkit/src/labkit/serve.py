@@ -2,7 +2,8 @@
 
 uvicorn serves the app; around it this module tells systemd when the socket is actually
 listening (``READY=1``), feeds the watchdog from the app's health check, and on SIGTERM or
-SIGINT stops accepting, lets requests in flight finish (bounded) and says ``STOPPING=1``.
+SIGINT stops accepting, lets requests in flight finish (bounded), says ``STOPPING=1`` and
+exits 0. A socket that cannot be bound ends the process with uvicorn's status 3.
 """
 
 from __future__ import annotations
@@ -10,7 +11,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable
+import signal
+import threading
+from collections.abc import Callable, Iterator
+from types import FrameType
 
 import uvicorn
 from starlette.types import ASGIApp
@@ -20,6 +24,28 @@ from labkit.logs import get_logger
 from labkit.systemd import Notifier, feed_watchdog
 
 log = get_logger(__name__)
+
+
+class _Server(uvicorn.Server):
+    """uvicorn re-raises SIGTERM after a graceful shutdown, so the process dies by the
+    signal before it can say it stopped; a service that shut down cleanly exits 0."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        if threading.current_thread() is not threading.main_thread():
+            yield
+            return
+        stop_signals = (signal.SIGINT, signal.SIGTERM)
+        previous = {sig: signal.signal(sig, self._stop) for sig in stop_signals}
+        try:
+            yield
+        finally:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
+
+    def _stop(self, sig: int, frame: FrameType | None) -> None:
+        log.info("stopping", signal=signal.Signals(sig).name)
+        self.handle_exit(sig, frame)
 
 
 def uvicorn_config(app: ASGIApp, listen: ListenAddress, **overrides: object) -> uvicorn.Config:
@@ -47,7 +73,7 @@ async def serve_async(
     **uvicorn_options: object,
 ) -> None:
     notifier = notifier or Notifier()
-    server = uvicorn.Server(uvicorn_config(app, listen, **uvicorn_options))
+    server = _Server(uvicorn_config(app, listen, **uvicorn_options))
 
     async def announce() -> None:
         while not server.started:
@@ -67,9 +93,6 @@ async def serve_async(
         with contextlib.suppress(asyncio.CancelledError):
             await watcher
         log.info("stopped", service=name)
-    if not server.started:
-        # uvicorn logs the bind error and returns; a service that never listened failed.
-        raise SystemExit(1)
 
 
 def serve(app: ASGIApp, listen: ListenAddress, *, name: str, **kwargs: object) -> None:
