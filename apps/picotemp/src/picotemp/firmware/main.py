@@ -87,6 +87,9 @@ async def handle(reader, writer):
     global active_connections
     if active_connections >= core.MAX_CONNECTIONS:
         try:
+            # Read the request first: closing with unread bytes sends RST, and the
+            # client would never see the 503.
+            await asyncio.wait_for(read_head(reader), 1)
             writer.write(core.busy_response())
             await asyncio.wait_for(writer.drain(), 1)
         except Exception:  # noqa: S110 - the client is turned away either way

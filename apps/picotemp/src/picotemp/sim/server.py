@@ -34,7 +34,7 @@ class PicoSimulator:
         self.active_connections = 0
         self._server: asyncio.Server | None = None
         self._port = listen.port
-        self._connections: set[asyncio.Task[None]] = set()
+        self._connections: dict[asyncio.Task[None], asyncio.StreamWriter] = {}
         self._closing = asyncio.Event()
 
     @property
@@ -70,8 +70,10 @@ class PicoSimulator:
         self._closing.set()
         if server is not None:
             server.close()
-        for task in list(self._connections):
-            task.cancel()
+        # Abort rather than cancel: the connection tasks see a dead socket and end on
+        # their own, as they would if the board lost power.
+        for writer in list(self._connections.values()):
+            writer.transport.abort()
         if self._connections:
             await asyncio.gather(*self._connections, return_exceptions=True)
         if server is not None:
@@ -99,12 +101,15 @@ class PicoSimulator:
     async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         task = asyncio.current_task()
         assert task is not None
-        self._connections.add(task)
+        self._connections[task] = writer
         try:
             if self.active_connections >= core.MAX_CONNECTIONS:
+                # Read the request first: closing with unread bytes sends RST, and the
+                # client would never see the 503.
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(_read_head(reader), 1)
                 writer.write(core.busy_response())
-                with contextlib.suppress(OSError):
-                    await writer.drain()
+                await writer.drain()
                 return
             self.active_connections += 1
             try:
@@ -114,7 +119,7 @@ class PicoSimulator:
         except (OSError, asyncio.IncompleteReadError, TimeoutError):
             pass
         finally:
-            self._connections.discard(task)
+            self._connections.pop(task, None)
             writer.close()
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
@@ -132,8 +137,8 @@ class PicoSimulator:
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
             writer.transport.abort()
             return
-        if state.fault is Fault.SLOW:
-            await asyncio.sleep(state.delay_seconds)
+        if state.fault is Fault.SLOW and await self._stopped_within(state.delay_seconds):
+            return
         if state.fault is Fault.GARBAGE:
             response = core.build_response(200, GARBAGE_BODY)
         elif state.fault is Fault.ERROR:
@@ -142,6 +147,13 @@ class PicoSimulator:
             _, response = core.respond(head, self.sensor)
         writer.write(response)
         await writer.drain()
+
+    async def _stopped_within(self, seconds: float) -> bool:
+        try:
+            await asyncio.wait_for(self._closing.wait(), seconds)
+        except TimeoutError:
+            return False
+        return True
 
 
 async def _read_head(reader: asyncio.StreamReader) -> bytes:
