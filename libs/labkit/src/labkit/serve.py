@@ -2,8 +2,7 @@
 
 uvicorn serves the app; around it this module tells systemd when the socket is actually
 listening (``READY=1``), feeds the watchdog from the app's health check, and on SIGTERM or
-SIGINT stops accepting, lets requests in flight finish (bounded), says ``STOPPING=1`` and
-exits 0. A socket that cannot be bound ends the process with uvicorn's status 3.
+SIGINT stops accepting, lets requests in flight finish (bounded) and says ``STOPPING=1``.
 """
 
 from __future__ import annotations
@@ -27,25 +26,30 @@ log = get_logger(__name__)
 
 
 class _Server(uvicorn.Server):
-    """uvicorn re-raises SIGTERM after a graceful shutdown, so the process dies by the
-    signal before it can say it stopped; a service that shut down cleanly exits 0."""
+    """uvicorn re-raises a caught SIGTERM/SIGINT once it has shut down, which kills the
+    process before :func:`serve_async` can send ``STOPPING=1`` and log; here a signal only
+    asks the server to exit, and the service then returns normally (status 0)."""
 
     @contextlib.contextmanager
     def capture_signals(self) -> Iterator[None]:
         if threading.current_thread() is not threading.main_thread():
-            yield
+            yield  # signal handlers can only be set from the main thread
             return
-        stop_signals = (signal.SIGINT, signal.SIGTERM)
-        previous = {sig: signal.signal(sig, self._stop) for sig in stop_signals}
+
+        def on_signal(sig: int, frame: FrameType | None) -> None:
+            if self.should_exit and sig == signal.SIGINT:
+                self.force_exit = True  # a second Ctrl-C skips the graceful wait
+            else:
+                log.info("stopping", signal=signal.Signals(sig).name)
+                self.should_exit = True
+
+        handled = (signal.SIGINT, signal.SIGTERM)
+        original = {sig: signal.signal(sig, on_signal) for sig in handled}
         try:
             yield
         finally:
-            for sig, handler in previous.items():
+            for sig, handler in original.items():
                 signal.signal(sig, handler)
-
-    def _stop(self, sig: int, frame: FrameType | None) -> None:
-        log.info("stopping", signal=signal.Signals(sig).name)
-        self.handle_exit(sig, frame)
 
 
 def uvicorn_config(app: ASGIApp, listen: ListenAddress, **overrides: object) -> uvicorn.Config:
@@ -93,6 +97,9 @@ async def serve_async(
         with contextlib.suppress(asyncio.CancelledError):
             await watcher
         log.info("stopped", service=name)
+    if not server.started:
+        # uvicorn logs the bind error and returns; a service that never listened failed.
+        raise SystemExit(1)
 
 
 def serve(app: ASGIApp, listen: ListenAddress, *, name: str, **kwargs: object) -> None:
