@@ -12,6 +12,8 @@ from labinfra.names import dns_name, recommended_labels
 from labinfra.stackconfig import ConfigModel
 
 PICOTEMP_PORT = 3030
+PICOTEMP_UID = 10001
+"""The user the picotemp image is built to run as (apps/picotemp/Dockerfile)."""
 
 
 class PicotempExporter(ConfigModel):
@@ -57,6 +59,7 @@ def build_apps(config: AppsConfig) -> None:
                 version=_image_version(exporter.image, config.image_version),
                 env={"PICO_SERVER_URL": exporter.server_url},
                 image_pull_secret="registry-pull",
+                run_as_user=PICOTEMP_UID,
             ),
             opts=pulumi.ResourceOptions(provider=provider, depends_on=[pull_secret]),
         )
