@@ -8,8 +8,9 @@ from typing import Any
 
 import pytest
 import yaml
-from labpolicies.pack import POLICIES
 from pulumi_policy import EnforcementLevel, ResourceValidationArgs, ResourceValidationPolicy
+
+from labpolicies.pack import POLICIES
 
 FIXTURES = Path(__file__).parent / "fixtures"
 BASE = yaml.safe_load((FIXTURES / "_workload.yaml").read_text())

@@ -12,10 +12,11 @@ from pathlib import Path
 
 T0 = time.perf_counter()
 
+from pulumi_policy import ResourceValidationArgs  # noqa: E402
+
 from labinfra.offline.lab import inventory_overrides, run_lab  # noqa: E402
 from labinfra.offline.validate import check_stack, crd_catalog, find_crd_schemas, validate_objects  # noqa: E402
 from labpolicies.pack import POLICIES  # noqa: E402
-from pulumi_policy import ResourceValidationArgs  # noqa: E402
 
 TARGET_S = 15.0
 INVENTORY = Path(__file__).resolve().parents[2] / "infra/labinfra/tests/fixtures/hosts.yml"

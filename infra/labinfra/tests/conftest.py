@@ -3,6 +3,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+
 from labinfra.offline.harness import StackRun
 from labinfra.offline.lab import inventory_overrides, run_lab
 from labinfra.offline.validate import (

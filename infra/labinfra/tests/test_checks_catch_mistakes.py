@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+
 from labinfra.inventory import InventoryError
 from labinfra.k3s.scripts import uninstall_script
 from labinfra.monitoring.alertmanager import AlertmanagerSettings, alertmanager_config

@@ -3,6 +3,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+
 from labinfra.inventory import InventoryError, load_inventory, parse_inventory
 
 FIXTURE = Path(__file__).parent / "fixtures" / "hosts.yml"

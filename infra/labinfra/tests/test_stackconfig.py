@@ -3,8 +3,9 @@ from __future__ import annotations
 import json
 
 import pytest
-from labinfra.stackconfig import ConfigModel, StackConfigError, parse_config
 from pydantic import Field
+
+from labinfra.stackconfig import ConfigModel, StackConfigError, parse_config
 
 
 class Inner(ConfigModel):

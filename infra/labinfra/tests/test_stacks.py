@@ -11,11 +11,12 @@ from typing import Any
 
 import pytest
 import yaml
+from pulumi_policy import ResourceValidationArgs
+
 from labinfra.offline.harness import Recorded, StackRun, fake_secret
 from labinfra.offline.lab import MONITORING_DIR
 from labinfra.offline.validate import CrdCatalog, check_stack, validate_objects
 from labpolicies.pack import POLICIES
-from pulumi_policy import ResourceValidationArgs
 
 PROJECTS = ("cluster", "platform", "apps")
 
