@@ -7,6 +7,7 @@ plugins, no cluster); everything the programs compute is real.
 from __future__ import annotations
 
 import itertools
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -14,7 +15,7 @@ import yaml
 from pulumi_policy import ResourceValidationArgs
 
 from labinfra.offline.harness import Recorded, StackRun, fake_secret
-from labinfra.offline.lab import MONITORING_DIR
+from labinfra.offline.lab import MONITORING_DIR, run_lab
 from labinfra.offline.validate import CrdCatalog, check_stack, validate_objects
 from labpolicies.pack import POLICIES
 
@@ -249,3 +250,19 @@ def test_scrape_configs_follow_the_inventory(lab_runs: dict[str, StackRun]) -> N
     ha = run.named("monitoring-scrape-home-assistant").inputs["spec"]
     assert ha["authorization"]["credentials"] == {"name": "home-assistant-token", "key": "token"}
     assert ha["staticConfigs"][0]["labels"] == {"lab_integration": "home-assistant"}
+
+
+REAL_INVENTORY = Path(__file__).resolve().parents[3] / "inventory" / "production" / "hosts.yml"
+
+
+@pytest.mark.skipif(
+    not REAL_INVENTORY.exists(),
+    reason="inventory/production/hosts.yml is not on this branch yet (written on branch ansible)",
+)
+def test_example_stacks_run_on_the_real_inventory(crds: CrdCatalog) -> None:
+    """The stack files as committed, on the Ansible inventory they name."""
+    runs = run_lab("lab")
+    for run in runs.values():
+        assert validate_objects(run, crds) == []
+        assert check_stack(run) == []
+    assert runs["cluster"].of_type("command:remote:Command")

@@ -176,7 +176,7 @@ class Registry(pulumi.ComponentResource):
                 name="registry",
                 namespace=args.namespace,
                 labels=self._labels,
-                # Image layers are large; Traefik has no body limit by default, nginx does.
+                # k3s's Traefik serves this route on its TLS entrypoint only.
                 annotations={"traefik.ingress.kubernetes.io/router.tls": "true"},
             ),
             spec=k8s.networking.v1.IngressSpecArgs(

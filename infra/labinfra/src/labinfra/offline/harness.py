@@ -269,7 +269,7 @@ def engine_config(project: str, config: Mapping[str, Any]) -> tuple[dict[str, st
         elif isinstance(value, int | float):
             flat[full] = str(value)
         else:
-            if "secure" in json.dumps(value) and _has_secure(value):
+            if _has_secure(value):
                 raise ValueError(f"{full}: secure values inside objects are not supported")
             flat[full] = json.dumps(value)
     return flat, secret_keys
