@@ -221,6 +221,9 @@ def test_k3s_nodes_install_in_order_servers_before_agents(lab_runs: dict[str, St
     assert "server: https://192.168.50.11:6443" in installs[1].inputs["create"]
     assert "INSTALL_K3S_EXEC=agent" in installs[3].inputs["create"]
     assert "k3s-agent-uninstall.sh" in installs[3].inputs["delete"]
+    # An upgrade runs `update` in place; without it the node would be replaced (uninstalled).
+    assert all(i.inputs["update"] == i.inputs["create"] for i in installs)
+    assert all(i.delete_before_replace for i in installs)
     assert "lab.internal/dome-controller=true" in installs[3].inputs["create"]
     kubeconfig = run.named("k3s-kubeconfig")
     assert run.depends_on(kubeconfig, installs[0])

@@ -72,10 +72,15 @@ class K3sCluster(pulumi.ComponentResource):
                 port=args.ssh_port,
                 private_key=args.ssh_private_key,
             )
+            script = install_script(node.plan, args.release)
             install = command.remote.Command(
                 f"{name}-{node.hostname}-k3s",
                 connection=connection,
-                create=install_script(node.plan, args.release),
+                create=script,
+                # With an `update` command a changed script updates the node in place;
+                # without one pulumi-command replaces the resource, which would run the
+                # uninstall script on every upgrade.
+                update=script,
                 delete=uninstall_script(node.plan.role),
                 stdin=token_line,
                 # stdout would carry the installer's chatter into the state; nothing secret,
