@@ -52,7 +52,7 @@ def test_duplicate_urn_output_in_string_and_default_provider_are_caught(tmp_path
     messages = [str(p) for p in check_stack(run)]
     assert any("cm: duplicate URN" in m for m in messages)
     assert any("text: data.a: an Output was formatted as text" in m for m in messages)
-    assert any("nodefault: uses the default Kubernetes provider" in m for m in messages)
+    assert any("nodefault: uses the default kubernetes provider" in m for m in messages)
     assert len(messages) == 3
 
 

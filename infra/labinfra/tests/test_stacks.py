@@ -269,3 +269,11 @@ def test_example_stacks_run_on_the_real_inventory(crds: CrdCatalog) -> None:
         assert validate_objects(run, crds) == []
         assert check_stack(run) == []
     assert runs["cluster"].of_type("command:remote:Command")
+
+
+@pytest.mark.parametrize("project", PROJECTS)
+def test_stack_files_disable_every_default_provider(project: str) -> None:
+    from labinfra.offline.lab import PROJECTS_DIR
+
+    data = yaml.safe_load((PROJECTS_DIR / project / "Pulumi.lab.yaml").read_text())
+    assert data["config"]["pulumi:disable-default-providers"] == ["*"]

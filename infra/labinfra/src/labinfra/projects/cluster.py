@@ -5,6 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pulumi
+import pulumi_command as command
+import pulumi_random as random
 from pydantic import Field
 
 from labinfra.inventory import Host, Inventory, load_inventory
@@ -85,6 +87,8 @@ def build_cluster(config: ClusterConfig, ssh_private_key: pulumi.Output[str]) ->
             ssh_port=config.ssh_port,
             ssh_private_key=ssh_private_key,
         ),
+        # Explicit providers for every package: the stack file disables all defaults.
+        pulumi.ResourceOptions(providers=[command.Provider("command"), random.Provider("random")]),
     )
     pulumi.export("kubeconfig", cluster.kubeconfig)
     pulumi.export("k3sVersion", config.k3s.version)

@@ -7,6 +7,8 @@ from typing import ClassVar
 
 import pulumi
 import pulumi_kubernetes as k8s
+import pulumi_random as random
+import pulumi_tls as tls
 from pydantic import Field
 
 from labinfra.extras import NfsSettings, Runners, RunnersArgs, RunnerSettings, nfs_storage
@@ -124,13 +126,20 @@ def build_platform(config: PlatformConfig, secrets: dict[str, pulumi.Output[str]
         ),
         pulumi.ResourceOptions(provider=provider, depends_on=[namespaces["monitoring"], logging]),
     )
+    # Explicit providers for every package: the stack file disables all defaults.
+    tls_provider = tls.Provider("tls")
     ca = LabCa(
-        "lab-ca", LabCaArgs(common_name="lab CA", validity_hours=config.registry.ca_validity_hours)
+        "lab-ca",
+        LabCaArgs(common_name="lab CA", validity_hours=config.registry.ca_validity_hours),
+        pulumi.ResourceOptions(provider=tls_provider),
     )
     registry = Registry(
         "registry",
         RegistryArgs(namespace="registry", settings=config.registry, ca=ca),
-        inside("registry"),
+        pulumi.ResourceOptions(
+            providers=[provider, tls_provider, random.Provider("random")],
+            depends_on=[namespaces["registry"]],
+        ),
     )
     if config.runners.enabled:
         Runners(
