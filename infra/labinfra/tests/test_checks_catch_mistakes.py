@@ -105,6 +105,22 @@ def test_config_errors_name_each_key_and_create_nothing(tmp_path: Path) -> None:
     assert "lab-platform:monitorng: unknown key" in text
 
 
+def test_incomplete_optional_features_are_config_errors(tmp_path: Path) -> None:
+    failure = _platform(
+        tmp_path,
+        {
+            "runners": {"enabled": True},
+            "nfs": {"enabled": True, "server": "truenas.lab.internal"},
+            "alertmanager": {"defaultReceiver": "pager"},
+        },
+    )
+    assert failure.run.resources == []
+    text = str(failure.__cause__)
+    assert "lab-platform:runners: Value error, githubConfigUrl is required" in text
+    assert "lab-platform:nfs: Value error, nfs is enabled" in text
+    assert "lab-platform:alertmanager: Value error, routes name unknown receivers: pager" in text
+
+
 def test_missing_secret_is_named_and_nothing_created(tmp_path: Path) -> None:
     failure = _platform(tmp_path, {"grafanaAdminPassword": None})
     assert failure.run.resources == []
@@ -222,11 +238,10 @@ def test_alertmanager_config_passes_amtool(settings: AlertmanagerSettings, tmp_p
 
 
 def test_alertmanager_route_to_unknown_receiver_is_refused() -> None:
-    settings = AlertmanagerSettings.model_validate(
-        {"routes": [{"receiver": "pager", "matchers": ['severity="critical"']}]}
-    )
     with pytest.raises(ValueError, match="unknown receivers: pager"):
-        alertmanager_config(settings)
+        AlertmanagerSettings.model_validate(
+            {"routes": [{"receiver": "pager", "matchers": ['severity="critical"']}]}
+        )
 
 
 @pytest.mark.integration

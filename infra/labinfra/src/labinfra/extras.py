@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import pulumi
 import pulumi_kubernetes as k8s
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from labinfra.charts import ARC_CONTROLLER, ARC_RUNNER_SET, NFS_PROVISIONER
 from labinfra.helm import helm_release
@@ -24,12 +24,26 @@ class RunnerSettings(ConfigModel):
     min_runners: int = Field(default=0, ge=0)
     max_runners: int = Field(default=2, ge=1)
 
+    @model_validator(mode="after")
+    def _complete_when_enabled(self) -> RunnerSettings:
+        if self.enabled and not self.github_config_url:
+            raise ValueError("githubConfigUrl is required when runners are enabled")
+        if self.min_runners > self.max_runners:
+            raise ValueError("minRunners is larger than maxRunners")
+        return self
+
 
 class NfsSettings(ConfigModel):
     enabled: bool = False
     server: str = ""
     path: str = ""
     storage_class: str = "truenas-nfs"
+
+    @model_validator(mode="after")
+    def _complete_when_enabled(self) -> NfsSettings:
+        if self.enabled and (not self.server or not self.path.startswith("/")):
+            raise ValueError("nfs is enabled: set server and an absolute path")
+        return self
 
 
 @dataclass(frozen=True)
@@ -48,10 +62,6 @@ class Runners(pulumi.ComponentResource):
     ) -> None:
         super().__init__("lab:platform:Runners", name, None, opts)
         s = args.settings
-        if not s.github_config_url:
-            raise ValueError("runners are enabled but githubConfigUrl is not set")
-        if s.min_runners > s.max_runners:
-            raise ValueError("runners: minRunners is larger than maxRunners")
         child = child_options(self, opts)
         controller = helm_release(
             f"{name}-controller",
@@ -102,8 +112,6 @@ def nfs_storage(
     name: str, namespace: str, settings: NfsSettings, opts: pulumi.ResourceOptions
 ) -> k8s.helm.v3.Release:
     """A storage class backed by an NFS export on TrueNAS (dynamic subdirectories)."""
-    if not settings.server or not settings.path.startswith("/"):
-        raise ValueError("nfs is enabled: set nfs.server and an absolute nfs.path")
     return helm_release(
         name,
         NFS_PROVISIONER,

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from labinfra.stackconfig import ConfigModel
 
@@ -37,14 +37,24 @@ class AlertmanagerSettings(ConfigModel):
     group_interval: str = "5m"
     repeat_interval: str = "4h"
 
+    @model_validator(mode="after")
+    def _routes_name_known_receivers(self) -> AlertmanagerSettings:
+        known_receivers(self)
+        return self
 
-def alertmanager_config(settings: AlertmanagerSettings) -> dict[str, Any]:
-    """The `alertmanager.yaml` document; raises ValueError naming an unknown receiver."""
+
+def known_receivers(settings: AlertmanagerSettings) -> None:
+    """Raise ValueError naming every route target that is not a receiver."""
     names = {r.name for r in settings.receivers} | {DEFAULT_RECEIVER}
     wanted = [settings.default_receiver, *(r.receiver for r in settings.routes)]
     unknown = sorted({n for n in wanted if n not in names})
     if unknown:
-        raise ValueError(f"alertmanager routes name unknown receivers: {', '.join(unknown)}")
+        raise ValueError(f"routes name unknown receivers: {', '.join(unknown)}")
+
+
+def alertmanager_config(settings: AlertmanagerSettings) -> dict[str, Any]:
+    """The `alertmanager.yaml` document; raises ValueError naming an unknown receiver."""
+    known_receivers(settings)
     receivers: list[dict[str, Any]] = [{"name": DEFAULT_RECEIVER}]
     receivers += [
         {
