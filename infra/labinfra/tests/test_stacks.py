@@ -277,3 +277,42 @@ def test_stack_files_disable_every_default_provider(project: str) -> None:
 
     data = yaml.safe_load((PROJECTS_DIR / project / "Pulumi.lab.yaml").read_text())
     assert data["config"]["pulumi:disable-default-providers"] == ["*"]
+
+
+def test_optional_features_follow_config(lab_runs: dict[str, StackRun], crds: CrdCatalog) -> None:
+    """NFS off by default and on when configured; runners and integrations can be off."""
+    from labinfra.offline.harness import RunOptions, StackOutputs, run_project
+    from labinfra.offline.lab import PROJECTS_DIR
+
+    assert not [r for r in lab_runs["platform"].resources if r.name.startswith("nfs")]
+    cluster = lab_runs["cluster"]
+    run = run_project(
+        PROJECTS_DIR / "platform",
+        "lab",
+        RunOptions(
+            overrides={
+                "inventory": str(Path(__file__).parent / "fixtures" / "hosts.yml"),
+                "nfs": {"enabled": True, "server": "truenas.lab.internal", "path": "/mnt/tank/k8s"},
+                "runners": {"enabled": False},
+                "integrations": {},
+                "githubToken": None,
+                "homeAssistantToken": None,
+                "proxmoxTokenValue": None,
+            },
+            stack_references={
+                "organization/lab-cluster/lab": StackOutputs(
+                    cluster.outputs, cluster.secret_outputs
+                )
+            },
+        ),
+    )
+    nfs = run.named("nfs")
+    assert nfs.inputs["values"]["nfs"] == {
+        "server": "truenas.lab.internal",
+        "path": "/mnt/tank/k8s",
+    }
+    assert run.depends_on(nfs, run.named("namespace-storage"))
+    assert not [r for r in run.resources if r.name.startswith(("runners", "namespace-arc"))]
+    assert not [r for r in run.resources if "pve-exporter" in r.name or "home-assistant" in r.name]
+    assert validate_objects(run, crds) == []
+    assert check_stack(run) == []
