@@ -15,10 +15,16 @@ import yaml
 from labinfra.inventory import InventoryError
 from labinfra.k3s.scripts import uninstall_script
 from labinfra.monitoring.alertmanager import AlertmanagerSettings, alertmanager_config
-from labinfra.offline.harness import ProgramFailedError, RunOptions, StackRun, run_project
+from labinfra.offline.harness import (
+    ProgramFailedError,
+    RunOptions,
+    StackRun,
+    fake_secret,
+    run_project,
+)
 from labinfra.offline.lab import MONITORING_DIR, PROJECTS_DIR
 from labinfra.offline.render import REDACTED, render_run
-from labinfra.offline.validate import CrdCatalog, check_stack, validate_objects
+from labinfra.offline.validate import CrdCatalog, check_stack, secret_leaks, validate_objects
 from labinfra.stackconfig import StackConfigError
 
 FIXTURE_INVENTORY = str(Path(__file__).parent / "fixtures" / "hosts.yml")
@@ -54,6 +60,30 @@ def test_duplicate_urn_output_in_string_and_default_provider_are_caught(tmp_path
     assert any("text: data.a: an Output was formatted as text" in m for m in messages)
     assert any("nodefault: uses the default kubernetes provider" in m for m in messages)
     assert len(messages) == 3
+
+
+def test_a_secret_read_as_plain_config_is_caught(tmp_path: Path) -> None:
+    project = _program(
+        tmp_path,
+        """
+        import pulumi
+        import pulumi_kubernetes as k8s
+        from labinfra.kube import kubernetes_provider
+
+        config = pulumi.Config()
+        opts = pulumi.ResourceOptions(provider=kubernetes_provider("k8s", "kubeconfig"))
+        k8s.core.v1.Secret("kept", string_data={"t": config.require_secret("token")}, opts=opts)
+        k8s.core.v1.ConfigMap("leaked", data={"t": config.require("token")}, opts=opts)
+        pulumi.export("plain", config.require("token"))
+        pulumi.export("hidden", config.require_secret("token"))
+        """,
+    )
+    (project / "Pulumi.test.yaml").write_text("config:\n  scratch:token:\n    secure: v1:x\n")
+    run = run_project(project, "test")
+    problems = [str(p) for p in secret_leaks(run, {"token": fake_secret("token")})]
+    assert len(problems) == 2
+    assert any("leaked: data.t: secret token in clear" in p for p in problems)
+    assert any(p.startswith("output plain:") for p in problems)
 
 
 def test_schema_typos_are_caught(lab_runs: dict[str, StackRun], crds: CrdCatalog) -> None:

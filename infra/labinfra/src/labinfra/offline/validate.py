@@ -181,6 +181,27 @@ def check_stack(run: StackRun) -> list[Problem]:
     return problems
 
 
+def secret_leaks(run: StackRun, secret_values: Mapping[str, str]) -> list[Problem]:
+    """Places where a secret's value appears outside a secret input or a secret output.
+
+    `secret_values` maps a name (for the message) to the value the secret had in this run.
+    """
+    problems = []
+    for key, value in secret_values.items():
+        for resource in run.resources:
+            for path, text in _strings(resource.inputs, ""):
+                if value in text and not _under(path, resource.secret_paths):
+                    problems.append(Problem(resource.urn, f"{path}: secret {key} in clear"))
+        for name, output in run.outputs.items():
+            if name not in run.secret_outputs and value in repr(output):
+                problems.append(Problem(f"output {name}", f"secret {key} in clear"))
+    return problems
+
+
+def _under(path: str, secret_paths: frozenset[str]) -> bool:
+    return any(path == s or path.startswith((s + ".", s + "[")) for s in secret_paths)
+
+
 def _provider_of(reference: str) -> tuple[str, str]:
     """(type, name) of a provider reference `urn:pulumi:stack::project::type::name::id`."""
     parts = reference.split("::")
