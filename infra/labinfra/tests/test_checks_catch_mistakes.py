@@ -297,3 +297,16 @@ def test_dashboard_queries_parse(tmp_path: Path) -> None:
 
 def test_promtool_is_installed_where_make_test_expects_it() -> None:
     assert shutil.which("promtool"), "deps/apt/infra.txt installs prometheus (promtool)"
+
+
+def test_render_reports_a_missing_inventory_in_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from labinfra.offline.render import main
+
+    code = main(["--inventory", str(tmp_path / "absent.yml"), "--out", str(tmp_path / "out")])
+    assert code == 2
+    err = capsys.readouterr().err
+    assert err.startswith("labinfra-render: lab-cluster/lab failed")
+    assert "absent.yml" in err
+    assert not (tmp_path / "out").exists()

@@ -16,7 +16,7 @@ from typing import Any
 import yaml
 
 from labinfra.inventory import InventoryError
-from labinfra.offline.harness import Recorded, StackRun
+from labinfra.offline.harness import ProgramFailedError, Recorded, StackRun
 from labinfra.offline.lab import inventory_overrides, run_lab
 from labinfra.offline.validate import kubernetes_object
 from labinfra.stackconfig import StackConfigError
@@ -82,9 +82,12 @@ def main(argv: list[str] | None = None) -> int:
     overrides = inventory_overrides(args.inventory) if args.inventory else None
     try:
         runs = run_lab(args.stack, overrides=overrides)
-    except (StackConfigError, InventoryError) as exc:
-        print(f"labinfra-render: {exc}", file=sys.stderr)
-        return 2
+    except ProgramFailedError as exc:
+        cause = exc.__cause__
+        if isinstance(cause, StackConfigError | InventoryError):
+            print(f"labinfra-render: {exc}: {cause}", file=sys.stderr)
+            return 2
+        raise
     for run in runs.values():
         files = render_run(run, args.out)
         print(
