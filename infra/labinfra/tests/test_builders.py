@@ -148,6 +148,10 @@ def test_node_plans_roles_sans_and_device_labels() -> None:
         "lab.internal/raspberry-pi=true",
     ]
     assert "tls-san" not in plans[3].plan.config
+    # k3s_prereqs (Ansible) writes the registry file each node points at.
+    assert {n.plan.config["private-registry"] for n in plans} == {
+        "/etc/rancher/k3s/registries.yaml"
+    }
 
 
 def test_cluster_needs_a_server() -> None:

@@ -65,3 +65,25 @@ def test_missing_file_and_bad_yaml_name_the_file(tmp_path: Path) -> None:
     top.write_text("- a\n")
     with pytest.raises(InventoryError, match="mapping of groups"):
         load_inventory(top)
+
+
+def test_the_canonical_all_children_form_is_read() -> None:
+    data = {
+        "all": {
+            "children": {
+                "pis": {"hosts": {"pi1": {"ansible_host": "10.0.0.11"}}},
+                "k3s_cluster": {
+                    "children": {
+                        "k3s_servers": {"hosts": {"pi1": None}},
+                        "k3s_agents": {"hosts": {}},
+                    }
+                },
+                "dome_controllers": {"hosts": {}},
+            }
+        }
+    }
+    inventory = parse_inventory(data)
+    assert [h.name for h in inventory.group("k3s_servers")] == ["pi1"]
+    assert inventory.group("k3s_agents") == []
+    assert inventory.hosts["pi1"].address == "10.0.0.11"
+    assert {"all", "pis", "k3s_cluster", "k3s_servers"} <= inventory.hosts["pi1"].groups

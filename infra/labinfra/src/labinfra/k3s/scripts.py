@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 import shlex
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Literal
 
 import yaml
@@ -19,8 +19,8 @@ from labinfra.stackconfig import ConfigModel
 
 CONFIG_DIR = "/etc/rancher/k3s"
 TOKEN_FILE = f"{CONFIG_DIR}/token"
-CA_FILE = f"{CONFIG_DIR}/lab-ca.crt"
-"""Placed by Ansible's k3s_prereqs from the platform stack's labCaCertPem output."""
+REGISTRIES_FILE = f"{CONFIG_DIR}/registries.yaml"
+"""The private registry's mirrors, credentials and CA: written by Ansible's k3s_prereqs."""
 API_PORT = 6443
 
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
@@ -64,7 +64,6 @@ class NodePlan:
     role: Role
     first_server: str
     config: dict[str, Any]
-    registries: dict[str, Any] | None = field(default=None)
 
 
 def node_config(
@@ -76,7 +75,7 @@ def node_config(
     secrets_encryption: bool,
 ) -> dict[str, Any]:
     """The node's /etc/rancher/k3s/config.yaml (no secrets: the token is a file)."""
-    config: dict[str, Any] = {"token-file": TOKEN_FILE}
+    config: dict[str, Any] = {"token-file": TOKEN_FILE, "private-registry": REGISTRIES_FILE}
     if role == "server-init":
         config["cluster-init"] = True
     else:
@@ -90,14 +89,6 @@ def node_config(
     if node_labels:
         config["node-label"] = list(node_labels)
     return config
-
-
-def registries_config(registry_host: str) -> dict[str, Any]:
-    """Trust the lab CA for the private registry (its certificate comes from that CA)."""
-    return {
-        "mirrors": {registry_host: {"endpoint": [f"https://{registry_host}"]}},
-        "configs": {registry_host: {"tls": {"ca_file": CA_FILE}}},
-    }
 
 
 def _heredoc(path: str, content: str, marker: str) -> str:
@@ -115,12 +106,6 @@ def install_script(plan: NodePlan, release: K3sRelease) -> str:
     exec_role = "agent" if plan.role == "agent" else "server"
     config_yaml = yaml.safe_dump(plan.config, sort_keys=True)
     files = _heredoc(f"{CONFIG_DIR}/config.yaml", config_yaml, "K3S_CONFIG")
-    if plan.registries is not None:
-        files += _heredoc(
-            f"{CONFIG_DIR}/registries.yaml",
-            yaml.safe_dump(plan.registries, sort_keys=True),
-            "K3S_REGISTRIES",
-        )
     wait = (
         f"sudo k3s kubectl wait --for=condition=Ready node/{shlex.quote(plan.hostname)} "
         "--timeout=300s\n"
@@ -162,7 +147,7 @@ if [ "$(k3s --version 2>/dev/null | awk 'NR == 1 {{ print $3 }}')" != "$version"
   sudo env INSTALL_K3S_SKIP_DOWNLOAD=true INSTALL_K3S_VERSION="$version" \\
     INSTALL_K3S_EXEC={exec_role} sh "$work/install.sh"
 else
-  # Same version: pick up a changed config.yaml or registries.yaml.
+  # Same version: pick up a changed config.yaml.
   sudo systemctl restart {service}
 fi
 {wait}"""

@@ -1,4 +1,8 @@
-"""The cluster project: k3s on the inventory's `k3s_servers` and `k3s_agents`."""
+"""The cluster project: k3s on the inventory's `k3s_servers` and `k3s_agents`.
+
+The nodes' registry access (/etc/rancher/k3s/registries.yaml) and trust in the lab CA are
+Ansible's `k3s_prereqs` role's, fed from the platform stack's outputs: one writer per file.
+"""
 
 from __future__ import annotations
 
@@ -11,7 +15,7 @@ from pydantic import Field
 
 from labinfra.inventory import Host, Inventory, load_inventory
 from labinfra.k3s.cluster import K3sCluster, K3sClusterArgs, SshNode
-from labinfra.k3s.scripts import K3sRelease, NodePlan, Role, node_config, registries_config
+from labinfra.k3s.scripts import K3sRelease, NodePlan, Role, node_config
 from labinfra.stackconfig import ConfigModel
 
 DEVICE_LABELS = {
@@ -30,7 +34,6 @@ class ClusterConfig(ConfigModel):
     ssh_port: int = Field(default=22, ge=1, le=65535)
     tls_sans: list[str] = Field(default_factory=list)
     secrets_encryption: bool = True
-    registry_host: str | None = None
 
 
 SECRETS = ("sshPrivateKey",)
@@ -61,9 +64,6 @@ def node_plans(config: ClusterConfig, inventory: Inventory) -> list[SshNode]:
                         tls_sans=sans,
                         node_labels=_labels(host),
                         secrets_encryption=config.secrets_encryption,
-                    ),
-                    registries=(
-                        registries_config(config.registry_host) if config.registry_host else None
                     ),
                 ),
             )
