@@ -16,6 +16,7 @@ class Demo(ConfigModel):
     host_name: str
     inner: Inner
     retries: int = 3
+    label: str | None = None
 
 
 def _getter(values: dict[str, str]):  # type: ignore[no-untyped-def]
@@ -24,9 +25,14 @@ def _getter(values: dict[str, str]):  # type: ignore[no-untyped-def]
 
 def test_camel_case_keys_and_json_objects_are_parsed() -> None:
     config = parse_config(
-        Demo, "p", _getter({"hostName": "a", "inner": json.dumps({"sizeGb": 2}), "retries": "5"})
+        Demo,
+        "p",
+        _getter(
+            {"hostName": "123", "inner": json.dumps({"sizeGb": 2}), "retries": "5", "label": "7"}
+        ),
     )
-    assert config.host_name == "a"
+    assert config.host_name == "123"
+    assert config.label == "7"
     assert config.inner.size_gb == 2
     assert config.retries == 5
 

@@ -10,6 +10,7 @@ resource is created.
 from __future__ import annotations
 
 import json
+import typing
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
@@ -83,7 +84,7 @@ def parse_config(
 
 def _decode(value: str, annotation: object) -> Any:
     """Config values arrive as strings; objects and lists arrive JSON-encoded."""
-    if annotation is str:
+    if annotation is str or str in typing.get_args(annotation):
         return value
     try:
         return json.loads(value)
