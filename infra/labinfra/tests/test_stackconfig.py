@@ -17,6 +17,7 @@ class Demo(ConfigModel):
     inner: Inner
     retries: int = 3
     label: str | None = None
+    names: list[str] = Field(default_factory=list)
 
 
 def _getter(values: dict[str, str]):  # type: ignore[no-untyped-def]
@@ -28,11 +29,18 @@ def test_camel_case_keys_and_json_objects_are_parsed() -> None:
         Demo,
         "p",
         _getter(
-            {"hostName": "123", "inner": json.dumps({"sizeGb": 2}), "retries": "5", "label": "7"}
+            {
+                "hostName": "123",
+                "inner": json.dumps({"sizeGb": 2}),
+                "retries": "5",
+                "label": "7",
+                "names": '["a"]',
+            }
         ),
     )
     assert config.host_name == "123"
     assert config.label == "7"
+    assert config.names == ["a"]
     assert config.inner.size_gb == 2
     assert config.retries == 5
 

@@ -10,6 +10,7 @@ resource is created.
 from __future__ import annotations
 
 import json
+import types
 import typing
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
@@ -84,12 +85,18 @@ def parse_config(
 
 def _decode(value: str, annotation: object) -> Any:
     """Config values arrive as strings; objects and lists arrive JSON-encoded."""
-    if annotation is str or str in typing.get_args(annotation):
+    if annotation is str or _optional_str(annotation):
         return value
     try:
         return json.loads(value)
     except json.JSONDecodeError:
         return value
+
+
+def _optional_str(annotation: object) -> bool:
+    """`str | None` and other unions with str (not `list[str]`, whose args are also str)."""
+    union = typing.get_origin(annotation) in (typing.Union, types.UnionType)
+    return union and str in typing.get_args(annotation)
 
 
 def read_config(
