@@ -119,9 +119,8 @@ async def heartbeat(wlan):
             lost_since = time.ticks_ms()
             log("wifi: connection lost")
         elif time.ticks_diff(time.ticks_ms(), lost_since) > 30000:
-            log("wifi: still offline, letting the watchdog restart the board")
-            while True:
-                time.sleep(1)  # no feed: reset in WATCHDOG_MS
+            log("wifi: still offline, restarting the board")
+            machine.reset()
         watchdog.feed()
         led.toggle()
         await asyncio.sleep_ms(HEARTBEAT_MS)
