@@ -4,6 +4,9 @@
    measured from each request's *scheduled* send time (no coordinated omission): p50, p99.
 2. Closed loop: maximum scrapes/s, and the same against a bare static response of the
    same size on the same HTTP stack (labkit.serve's uvicorn config + Starlette); ratio.
+   Rounds alternate between the two servers. Both wall-clock rates and rates per
+   CPU-second of the server are printed; the target is checked on the latter, because
+   on this shared machine the other tenants move wall-clock rates by a factor of 3.
 3. The exporter's peak RSS (VmHWM).
 4. Requests that reached the simulated Pico during each run, against the bound
    duration / cache window + 1.
@@ -26,15 +29,18 @@ import subprocess
 import sys
 import textwrap
 import time
+from collections.abc import Callable, Coroutine
 from pathlib import Path
+from typing import Any, TypeVar
 
 import httpx
 import uvloop
 
+T = TypeVar("T")
 BIN = Path(sys.executable).parent
 SERVER_CPU, LOADGEN_CPU = 0, 1
 CACHE_SECONDS = 2.0
-ROUNDS, ROUND_SECONDS = 3, 2.0
+ROUNDS, ROUND_SECONDS = 4, 2.0
 TARGETS = {"p99_ms": 10.0, "ratio": 0.80, "rss_mb": 60.0}
 
 BARE_SERVER = textwrap.dedent(
@@ -64,7 +70,7 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def pinned(cpu: int) -> object:
+def pinned(cpu: int) -> Callable[[], None]:
     return lambda: os.sched_setaffinity(0, {cpu})
 
 
@@ -72,7 +78,7 @@ def start(args: list[str], cpu: int, env: dict[str, str] | None = None) -> subpr
     return subprocess.Popen(
         args,
         env={**os.environ, **(env or {})},
-        preexec_fn=pinned(cpu),  # type: ignore[arg-type]
+        preexec_fn=pinned(cpu),
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
@@ -157,7 +163,7 @@ async def open_loop(port: int, rate: float, connections: int, seconds: float) ->
     return latencies
 
 
-async def closed_loop(port: int, connections: int, seconds: float) -> float:
+async def closed_loop(port: int, connections: int, seconds: float) -> tuple[int, float]:
     conns = [Connection(port) for _ in range(connections)]
     await asyncio.gather(*(c.open() for c in conns))
     for conn in conns:  # warm up
@@ -177,11 +183,16 @@ async def closed_loop(port: int, connections: int, seconds: float) -> float:
     elapsed = loop.time() - started
     for conn in conns:
         conn.close()
-    return done / elapsed
+    return done, elapsed
 
 
 def sim_requests(control_url: str) -> int:
     return int(httpx.get(control_url + "/state", timeout=5).json()["requests_total"])
+
+
+def server_cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def cpu_seconds() -> float:
@@ -189,12 +200,16 @@ def cpu_seconds() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-def run_measured(label: str, control_url: str, window: float, coro: object) -> object:
+UPSTREAM: list[tuple[str, int, float]] = []
+
+
+def run_measured(label: str, control_url: str, window: float, coro: Coroutine[Any, Any, T]) -> T:
     before_req, before_cpu, started = sim_requests(control_url), cpu_seconds(), time.monotonic()
-    result = uvloop.run(coro)  # type: ignore[arg-type]
+    result = uvloop.run(coro)
     elapsed = time.monotonic() - started
     upstream = sim_requests(control_url) - before_req
     bound = elapsed / window + 1
+    UPSTREAM.append((label, upstream, bound))
     print(
         f"  {label}: upstream requests {upstream} (bound {bound:.1f}: "
         f"{'ok' if upstream <= bound else 'EXCEEDED'}); load generator CPU "
@@ -250,7 +265,7 @@ def main() -> int:
         latencies = run_measured(
             "open loop", control_url, CACHE_SECONDS, open_loop(exporter_port, 200, 64, 10)
         )
-        ms = sorted(x * 1000 for x in latencies)  # type: ignore[attr-defined]
+        ms = sorted(x * 1000 for x in latencies)
         p50, p99 = statistics.median(ms), ms[int(0.99 * (len(ms) - 1))]
         print(
             f"1. open loop 200/s over 64 connections, 10 s: {len(ms)} scrapes, "
@@ -261,23 +276,42 @@ def main() -> int:
             failures.append("p99")
 
         # Interleaved rounds, so a neighbour's burst on the shared machine hits both sides.
-        rates: dict[str, list[float]] = {"exporter": [], "bare": []}
+        # Wall-clock rates swing 3x here with the other tenants' load, so each round also
+        # counts scrapes per CPU-second the server used: that is the one-core maximum,
+        # and what the ratio target is checked on.
+        pids = {"exporter": exporter.pid, "bare": bare.pid}  # bare is started above
+        ports = {"exporter": exporter_port, "bare": bare_port}
+        done: dict[str, int] = {"exporter": 0, "bare": 0}
+        wall: dict[str, float] = {"exporter": 0.0, "bare": 0.0}
+        cpu: dict[str, float] = {"exporter": 0.0, "bare": 0.0}
         for round_ in range(ROUNDS):
-            for name, port in (("exporter", exporter_port), ("bare", bare_port)):
-                rate = run_measured(
+            for name in ("exporter", "bare"):
+                cpu_before = server_cpu_seconds(pids[name])
+                count, elapsed = run_measured(
                     f"closed loop {round_ + 1}/{ROUNDS}, {name}",
                     control_url,
                     CACHE_SECONDS,
-                    closed_loop(port, 16, ROUND_SECONDS),
+                    closed_loop(ports[name], 16, ROUND_SECONDS),
                 )
-                rates[name].append(float(rate))  # type: ignore[arg-type]
-        exporter_rate = statistics.mean(rates["exporter"])
-        bare_rate = statistics.mean(rates["bare"])
-        ratio = exporter_rate / bare_rate
+                used = server_cpu_seconds(pids[name]) - cpu_before
+                done[name] += count
+                wall[name] += elapsed
+                cpu[name] += used
+                print(
+                    f"    {count / elapsed:.0f}/s wall, {count / used:.0f}/s per server "
+                    f"CPU-second, server busy {100 * used / elapsed:.0f}% of its core"
+                )
+        wall_rate = {name: done[name] / wall[name] for name in done}
+        cpu_rate = {name: done[name] / cpu[name] for name in done}
+        wall_ratio = wall_rate["exporter"] / wall_rate["bare"]
+        ratio = cpu_rate["exporter"] / cpu_rate["bare"]
         print(
             f"2. closed loop, 16 connections, {ROUNDS} interleaved rounds of "
-            f"{ROUND_SECONDS:.0f} s: exporter {exporter_rate:.0f}/s, "
-            f"bare static {bare_rate:.0f}/s, ratio {ratio:.2f} (target >= {TARGETS['ratio']})"
+            f"{ROUND_SECONDS:.0f} s each:\n"
+            f"   wall clock: exporter {wall_rate['exporter']:.0f}/s, bare static "
+            f"{wall_rate['bare']:.0f}/s, ratio {wall_ratio:.2f}\n"
+            f"   per server CPU-second: exporter {cpu_rate['exporter']:.0f}/s, bare static "
+            f"{cpu_rate['bare']:.0f}/s, ratio {ratio:.2f} (target >= {TARGETS['ratio']})"
         )
         if ratio < TARGETS["ratio"]:
             failures.append("ratio")
@@ -286,7 +320,13 @@ def main() -> int:
         print(f"3. exporter peak RSS {rss:.1f} MB (target <= {TARGETS['rss_mb']} MB)")
         if rss > TARGETS["rss_mb"]:
             failures.append("rss")
-        print("4. upstream requests: see the per-run lines above")
+        over = [(label, n, bound) for label, n, bound in UPSTREAM if n > bound]
+        print(
+            f"4. upstream requests: {sum(n for _, n, _ in UPSTREAM)} in {len(UPSTREAM)} runs, "
+            f"each within duration / cache window + 1: {over or 'yes'}"
+        )
+        if over:
+            failures.append("upstream")
     finally:
         for proc in (bare, exporter, sim):
             if proc is not None:
