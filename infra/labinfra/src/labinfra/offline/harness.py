@@ -8,6 +8,7 @@ can feed the next project's StackReference exactly as the engine would.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import contextvars
 import json
@@ -313,11 +314,18 @@ def run_project(project_dir: Path, stack: str, options: RunOptions | None = None
         if value is not None:
             config[full] = value
     flat, secret_keys = engine_config(project, config)
-    # A fresh context per run: Pulumi keeps its settings, config and root stack in
-    # context variables, so runs cannot leak into each other.
-    return contextvars.Context().run(
-        _run_in_context, project_dir, project, stack, flat, secret_keys, options
-    )
+    # A fresh context and event loop per run: Pulumi keeps its settings, config and root
+    # stack in context variables and schedules on the thread's current loop, which an
+    # earlier asyncio.run() in the same process (another test) leaves closed and unset.
+    loop = asyncio.new_event_loop()
+    asyncio.set_event_loop(loop)
+    try:
+        return contextvars.Context().run(
+            _run_in_context, project_dir, project, stack, flat, secret_keys, options
+        )
+    finally:
+        asyncio.set_event_loop(None)
+        loop.close()
 
 
 def _run_in_context(
