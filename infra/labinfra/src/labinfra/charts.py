@@ -3,6 +3,8 @@
 Versions are exact (never ranges) and repositories are https or oci, which the policy
 pack checks. kube-prometheus-stack 90.0.0 ships prometheus-operator v0.93.x: the CRD
 schemas custom resources are validated against are that operator's (v0.93.0).
+What confirmed each pin, and the values keys checked per version, are listed in
+infra/README.md ("Pins verified") and `labinfra.offline.values_keys`.
 """
 
 from __future__ import annotations

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import pulumi
 import pulumi_kubernetes as k8s
@@ -116,19 +117,23 @@ def nfs_storage(
         name,
         NFS_PROVISIONER,
         namespace,
-        {
-            "nfs": {"server": settings.server, "path": settings.path},
-            "storageClass": {
-                "name": settings.storage_class,
-                "defaultClass": False,
-                "reclaimPolicy": "Retain",
-                "archiveOnDelete": True,
-            },
-            "resources": {
-                "requests": {"cpu": "10m", "memory": "32Mi"},
-                "limits": {"cpu": "100m", "memory": "64Mi"},
-            },
-        },
+        nfs_provisioner_values(settings),
         opts,
         release_name="nfs-provisioner",
     )
+
+
+def nfs_provisioner_values(settings: NfsSettings) -> dict[str, Any]:
+    return {
+        "nfs": {"server": settings.server, "path": settings.path},
+        "storageClass": {
+            "name": settings.storage_class,
+            "defaultClass": False,
+            "reclaimPolicy": "Retain",
+            "archiveOnDelete": True,
+        },
+        "resources": {
+            "requests": {"cpu": "10m", "memory": "32Mi"},
+            "limits": {"cpu": "100m", "memory": "64Mi"},
+        },
+    }

@@ -110,7 +110,9 @@ class Registry(pulumi.ComponentResource):
         super().__init__("lab:platform:Registry", name, None, opts)
         self._args = args
         self._name = name
-        self._labels = recommended_labels("registry", "image-registry", version="3.0.0")
+        self._labels = recommended_labels(
+            "registry", "image-registry", version=REGISTRY_IMAGE.rsplit(":", 1)[1]
+        )
         child = child_options(self, opts)
         s = args.settings
         password = random.RandomPassword(f"{name}-password", length=32, special=False, opts=child)

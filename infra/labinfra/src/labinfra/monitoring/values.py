@@ -177,6 +177,9 @@ def loki_values(settings: LoggingSettings) -> dict[str, Any]:
                 "enabled": True,
                 "size": settings.storage_size,
                 "storageClass": settings.storage_class,
+                # The chart defaults to deleting the StatefulSet's volume with it: keep
+                # the stored logs when the release is replaced or removed.
+                "enableStatefulSetAutoDeletePVC": False,
             },
             "resources": _resources("100m", "256Mi", "1", "1Gi"),
         },
