@@ -103,7 +103,7 @@ class Ell14:
 
     # --- motion -------------------------------------------------------------------------
 
-    def _check_degrees(self, value: float, low: float, high: float, what: str) -> float:
+    def check_degrees(self, value: float, low: float, high: float, what: str) -> float:
         if isinstance(value, bool) or not isinstance(value, int | float) or math.isnan(value):
             raise ValueRefused(f"{what}: expected a number of degrees, got {value!r}")
         if not low <= value <= high:
@@ -113,13 +113,13 @@ class Ell14:
     def move_to(self, degrees: float) -> float:
         """Move to an absolute angle; returns the angle reached."""
         travel = self._info().travel
-        self._check_degrees(degrees, 0, travel, "angle")
+        self.check_degrees(degrees, 0, travel, "angle")
         data = encode_signed_hex32(self.degrees_to_pulses(degrees))
         return self._position_reply(self.transaction("ma", data, self.move_timeout))
 
     def move_by(self, degrees: float) -> float:
         travel = self._info().travel
-        self._check_degrees(degrees, -travel, travel, "relative angle")
+        self.check_degrees(degrees, -travel, travel, "relative angle")
         data = encode_signed_hex32(self.degrees_to_pulses(degrees))
         return self._position_reply(self.transaction("mr", data, self.move_timeout))
 
@@ -138,7 +138,7 @@ class Ell14:
     @jog_step.setter
     def jog_step(self, degrees: float) -> None:
         travel = self._info().travel
-        self._check_degrees(degrees, 0, travel, "jog step")
+        self.check_degrees(degrees, 0, travel, "jog step")
         data = encode_signed_hex32(self.degrees_to_pulses(degrees))
         self._expect(self.transaction("sj", data), "GS")
 

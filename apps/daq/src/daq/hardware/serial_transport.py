@@ -68,7 +68,7 @@ class SerialTransport:
         """Open now; raises Disconnected if the port is not there."""
         with self.lock:
             self._next_attempt = 0.0
-            self._ensure_open()
+            self._ensure_open(explicit=True)
 
     def close(self) -> None:
         with self.lock:
@@ -78,7 +78,7 @@ class SerialTransport:
             self._port = None
             self._buffer.clear()
 
-    def _ensure_open(self) -> serial.Serial:
+    def _ensure_open(self, *, explicit: bool = False) -> serial.Serial:
         if self._port is not None:
             return self._port
         now = self._clock()
@@ -113,9 +113,11 @@ class SerialTransport:
         self.last_error = None
         if self._ever_opened:
             self.reconnects += 1
+        self._ever_opened = True
+        if not explicit:
+            # opened behind the driver's back: let the owner restore a known state first
             for callback in self.on_reconnect:
                 callback()
-        self._ever_opened = True
         return port
 
     def _fail(self, exc: BaseException) -> Disconnected:
