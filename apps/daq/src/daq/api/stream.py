@@ -37,11 +37,23 @@ async def stream(websocket: WebSocket) -> None:
 
         loop.call_soon_threadsafe(put)
 
-    unsubscribe = lab.stream.subscribe(deliver)
-    try:
+    async def forward() -> None:
         while True:
             await websocket.send_json(await queue.get())
+
+    async def until_closed() -> None:
+        # the client sends nothing; receiving is how a close (or a server stop) is noticed
+        while (await websocket.receive())["type"] != "websocket.disconnect":
+            pass
+
+    unsubscribe = lab.stream.subscribe(deliver)
+    tasks = [asyncio.create_task(forward()), asyncio.create_task(until_closed())]
+    try:
+        await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
     except (WebSocketDisconnect, RuntimeError):
         pass
     finally:
         unsubscribe()
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
