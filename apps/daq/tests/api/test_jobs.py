@@ -11,10 +11,9 @@ from typing import Any
 
 import pyarrow.parquet as pq
 import pytest
+from daq.core.recorders import parquet_metadata, read_csv
 from websockets.exceptions import InvalidStatus
 from websockets.sync.client import connect
-
-from daq.core.recorders import parquet_metadata, read_csv
 
 pytestmark = pytest.mark.integration
 
@@ -92,11 +91,19 @@ def test_stage_scan_can_be_cancelled_and_the_stage_stops(daemon: Any) -> None:
 @pytest.mark.parametrize("fmt", ["csv", "parquet"])
 def test_acquisition_writes_every_row_with_metadata(daemon: Any, fmt: str) -> None:
     c = daemon.client
-    body = {"readings": ["meter.power", "laser.wavelength"], "rate_hz": 20, "format": fmt, "duration_s": 1.0, "label": "t"}
+    body = {
+        "readings": ["meter.power", "laser.wavelength"],
+        "rate_hz": 20,
+        "format": fmt,
+        "duration_s": 1.0,
+        "label": "t",
+    }
     started = c.post("/api/acquisitions", json=body)
     assert started.status_code == 201, started.text
     ident = started.json()["id"]
-    done = wait_for(lambda: (a := c.get(f"/api/acquisitions/{ident}").json())["state"] != "running" and a)
+    done = wait_for(
+        lambda: (a := c.get(f"/api/acquisitions/{ident}").json())["state"] != "running" and a
+    )
     assert done["state"] == "finished"
     assert 15 <= done["rows"] <= 21
     path = Path(done["path"])
@@ -124,7 +131,9 @@ def test_live_stream_delivers_readings(daemon: Any) -> None:
     with pytest.raises(InvalidStatus, match="403"):
         connect(ws_url + "?token=wrong")
     with connect(ws_url, additional_headers={"Authorization": c.headers["Authorization"]}) as ws:
-        ident = c.post("/api/acquisitions", json={"readings": ["meter.power"], "rate_hz": 10}).json()["id"]
+        ident = c.post(
+            "/api/acquisitions", json={"readings": ["meter.power"], "rate_hz": 10}
+        ).json()["id"]
         message = json.loads(ws.recv(timeout=5))
         assert message["acquisition"] == ident
         assert message["values"]["meter.power"] >= 0

@@ -83,3 +83,7 @@ def main(argv: list[str] | None = None) -> None:
             # stdin closed (run in the background): serve until killed
             while True:
                 time.sleep(3600)
+
+
+if __name__ == "__main__":
+    main()
