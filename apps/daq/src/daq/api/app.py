@@ -11,7 +11,7 @@ from starlette.concurrency import run_in_threadpool
 
 from daq.api import acquisitions, instruments, lasers, mounts, powermeters, scans, stages, stream
 from daq.api.deps import require_token
-from daq.api.errors import install_error_handlers
+from daq.api.errors import ERROR_RESPONSES, install_error_handlers
 from daq.core.lab import Lab
 
 
@@ -40,7 +40,9 @@ def create_app(lab: Lab, token: str, *, manage_lab: bool = True) -> FastAPI:
     install_error_handlers(app)
     secured = [Depends(require_token)]
     for module in (instruments, stages, powermeters, lasers, mounts, acquisitions, scans):
-        app.include_router(module.router, prefix="/api", dependencies=secured)
+        app.include_router(
+            module.router, prefix="/api", dependencies=secured, responses=ERROR_RESPONSES
+        )
     app.include_router(stream.router, prefix="/api")
 
     def health() -> Health:

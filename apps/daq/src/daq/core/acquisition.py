@@ -17,7 +17,7 @@ from typing import Any, Literal
 
 from labkit.logs import get_logger
 
-from daq.core.errors import NotFound
+from daq.core.errors import Conflict, NotFound
 from daq.core.recorders import CsvRecorder, ParquetRecorder, Recorder, iso_utc
 from daq.core.stream import Broadcaster
 from daq.hardware.errors import HardwareError
@@ -25,6 +25,8 @@ from daq.hardware.errors import HardwareError
 log = get_logger(__name__)
 
 FLUSH_INTERVAL_S = 1.0
+MAX_RUNNING = 8
+"""Acquisitions share the ports; more than a few at once only starve each other."""
 Format = Literal["csv", "parquet"]
 State = Literal["running", "finished", "stopped", "failed"]
 
@@ -72,6 +74,9 @@ class AcquisitionManager:
         self._counter = itertools.count(1)
 
     def start(self, plan: AcquisitionPlan) -> Acquisition:
+        running = sum(a.state == "running" for a in self.list())
+        if running >= MAX_RUNNING:
+            raise Conflict(f"{running} acquisitions are running already (at most {MAX_RUNNING})")
         stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
         ident = f"acq-{stamp}-{next(self._counter)}"
         self.data_dir.mkdir(parents=True, exist_ok=True)
