@@ -163,8 +163,7 @@ def test_laser_refused_while_interlock_setting_is_open(sims: Any, tmp_path: Any)
     with pytest.raises(SafetyRefused, match="interlock"):
         laser.set_shutter(True, confirm=True)
     laser.set_shutter(False, confirm=False)  # closing is always allowed
-    assert sims.ports["maitai"].received.startswith(b"SHUT 0")
-    assert len(sims.ports["maitai"].received) > before
+    wait_for(lambda: sims.ports["maitai"].received[before:] == b"SHUT 0\n", timeout=2)
 
 
 def test_stage_moves_and_reports(daemon: Any) -> None:
@@ -217,8 +216,8 @@ def test_shutdown_closes_the_shutter_and_stops_stages(daemon: Any) -> None:
     c.put("/api/lasers/laser/shutter", json={"open": True, "confirm": True})
     c.post("/api/stages/stage/axes/1/move", json={"position": 20})  # takes a second
     daemon.lab.shutdown()
-    now = time.monotonic() + 0.5
-    assert daemon.sims.maitai.shutter_open(now) is False
+    # the simulator acts on the bytes once they have crossed the (paced) line
+    wait_for(lambda: daemon.sims.maitai.shutter_open(time.monotonic() + 1) is False, timeout=2)
     axis = daemon.sims.esp300.axes[1]
     assert not axis.moving(time.monotonic())
     assert axis.position(time.monotonic()) < 20
