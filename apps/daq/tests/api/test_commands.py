@@ -163,7 +163,10 @@ def test_laser_refused_while_interlock_setting_is_open(sims: Any, tmp_path: Any)
     with pytest.raises(SafetyRefused, match="interlock"):
         laser.set_shutter(True, confirm=True)
     laser.set_shutter(False, confirm=False)  # closing is always allowed
-    wait_for(lambda: sims.ports["maitai"].received[before:] == b"SHUT 0\n", timeout=2)
+    wait_for(lambda: sims.ports["maitai"].received.endswith(b"SHUT 0\n"), timeout=2)
+    sent = bytes(sims.ports["maitai"].received[before:])
+    assert b"SHUT 1" not in sent
+    assert b"ON\n" not in sent
 
 
 def test_stage_moves_and_reports(daemon: Any) -> None:
