@@ -217,3 +217,44 @@ def test_daq_sim_cli_serves_a_pty_a_driver_can_use(tmp_path: Path) -> None:
         proc.stdin.write(b"quit\n")
         proc.stdin.close()
         proc.wait(10)
+
+
+def test_serve_sim_starts_every_simulator_and_a_matching_config(tmp_path: Path) -> None:
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if k != "DAQ_API_TOKEN"}
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "daq",
+            "serve",
+            "--sim",
+            "--sim-dir",
+            str(tmp_path),
+            "--listen",
+            f"127.0.0.1:{port}",
+        ],
+        env=env,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert proc.stderr is not None
+        line = proc.stderr.readline()
+        assert "API token: " in line
+        token = line.split("API token: ")[1].strip()
+        client = httpx.Client(
+            base_url=f"http://127.0.0.1:{port}", headers={"Authorization": f"Bearer {token}"}
+        )
+        listing = wait_for(lambda: client.get("/api/instruments").json())
+        assert sorted((i["name"], i["up"]) for i in listing) == [
+            ("laser", True),
+            ("meter", True),
+            ("mounts", True),
+            ("stage", True),
+        ]
+        assert (tmp_path / "daq-sim.yaml").exists()
+        assert (tmp_path / "sim-1830c").is_symlink()
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(20)

@@ -37,6 +37,9 @@ def _parser() -> argparse.ArgumentParser:
     serve_cmd.add_argument(
         "--sim-dir", type=Path, help="where --sim puts its ptys, config and data"
     )
+    serve_cmd.add_argument(
+        "--listen", default="127.0.0.1:8470", help="with --sim: HOST:PORT to serve on"
+    )
     check = commands.add_parser("check-config", help="validate a configuration file")
     check.add_argument("config", type=Path)
     return parser
@@ -51,13 +54,13 @@ def _serve(settings: DaqSettings) -> int:
     return 0
 
 
-def _serve_sim(directory: Path | None) -> int:
+def _serve_sim(directory: Path | None, listen: str) -> int:
     from daq.sim.lab import SimLab  # only --sim needs the simulators
 
     where = directory or Path(tempfile.mkdtemp(prefix="daq-sim-"))
     where.mkdir(parents=True, exist_ok=True)
     with SimLab(where, addresses=["0", "1"]) as sims:
-        config = sims.config(where / "data", listen=os.environ.get("DAQ_LISTEN", "127.0.0.1:8470"))
+        config = sims.config(where / "data", listen=listen)
         path = where / "daq-sim.yaml"
         path.write_text(yaml.safe_dump(config, sort_keys=False))
         if not os.environ.get("DAQ_API_TOKEN"):
@@ -76,7 +79,7 @@ def main(argv: list[str] | None = None) -> None:
             print(f"{args.config}: ok, {len(settings.instruments)} instrument(s)")
             return 0
         if args.sim:
-            return _serve_sim(args.sim_dir)
+            return _serve_sim(args.sim_dir, args.listen)
         return _serve(load_settings(DaqSettings, args.config))
 
     run_main("daq", run)
