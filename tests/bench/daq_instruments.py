@@ -18,7 +18,6 @@ from pathlib import Path
 
 import httpx
 import uvicorn
-
 from daq.api.app import create_app
 from daq.assembly import build_lab
 from daq.config import DaqSettings
@@ -56,8 +55,9 @@ def polling_rate(root: Path, seconds: float = 3.0) -> None:
     theoretical = BAUD / 10 / bytes_per_poll  # 8N1: 10 bits a byte, query and reply in turn
     achieved = count / elapsed
     print(
-        f"1830-C polling at {BAUD} baud: {achieved:.1f} readings/s of {theoretical:.1f} theoretical "
-        f"({bytes_per_poll:.1f} bytes a poll) = {100 * achieved / theoretical:.1f} % of the line limit"
+        f"1830-C polling at {BAUD} baud: {achieved:.1f} readings/s "
+        f"of {theoretical:.1f} theoretical ({bytes_per_poll:.1f} bytes a poll) "
+        f"= {100 * achieved / theoretical:.1f} % of the line limit"
     )
 
 
