@@ -73,6 +73,15 @@ def test_a_good_config_loads_with_the_token_from_the_environment(
         (lambda c: c["instruments"][2]["mounts"][0].update(address="10"), "address"),
         (lambda c: c["instruments"][1].update(name="Bad Name"), "name"),
         (lambda c: c.update(colour="blue"), "colour: unknown setting"),
+        (
+            lambda c: c.update(
+                monitor_interval_s=6,
+                instruments=[
+                    {"name": "laser", "kind": "maitai", "port": "/dev/l", "watchdog_s": 10}
+                ],
+            ),
+            "cannot keep the laser's watchdog fed",
+        ),
     ],
 )
 def test_config_problems_are_named(

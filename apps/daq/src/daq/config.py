@@ -131,6 +131,17 @@ class DaqSettings(ServiceSettings):
         repeated = sorted({n for n in names if names.count(n) > 1})
         if repeated:
             raise ValueError(f"instrument names must be unique, repeated: {', '.join(repeated)}")
+        for inst in self.instruments:
+            if (
+                isinstance(inst, MaiTaiConfig)
+                and inst.watchdog_s
+                and self.monitor_interval_s * 2 > inst.watchdog_s
+            ):
+                raise ValueError(
+                    f"{inst.name}: monitor_interval_s ({self.monitor_interval_s:g}) must be at "
+                    f"most half of watchdog_s ({inst.watchdog_s}), or polling cannot keep the "
+                    "laser's watchdog fed"
+                )
         ports = [i.port for i in self.instruments]
         shared = sorted({p for p in ports if ports.count(p) > 1})
         if shared:
