@@ -88,7 +88,8 @@ def round_trips(root: Path, count: int = 100) -> None:
     (root / "dev").mkdir()
     with SimLab(root / "dev", warmup_seconds=0.1) as sims:
         config = sims.config(root / "data")
-        config["monitor_interval_s"] = 60
+        config["monitor_interval_s"] = 60  # no polling between the timed commands
+        config["instruments"][2]["watchdog_s"] = 0  # type: ignore[index]
         token = "bench-token-0123456789"
         settings = DaqSettings(api_token=token, **config)  # type: ignore[arg-type]
         lab = build_lab(settings)
