@@ -18,6 +18,7 @@ from pathlib import Path
 
 import httpx
 import uvicorn
+
 from daq.api.app import create_app
 from daq.assembly import build_lab
 from daq.config import DaqSettings

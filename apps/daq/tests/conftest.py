@@ -14,6 +14,7 @@ from typing import Any
 import httpx
 import pytest
 import uvicorn
+
 from daq.api.app import create_app
 from daq.assembly import build_lab
 from daq.config import DaqSettings

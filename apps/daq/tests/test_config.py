@@ -4,6 +4,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+
 from daq.config import DaqSettings
 from labkit.settings import ConfigError, load_settings
 

@@ -19,6 +19,7 @@ import httpx
 import pyarrow.parquet as pq
 import pytest
 import yaml
+
 from daq.core.recorders import read_csv, recover_journals
 from daq.sim.lab import SimLab
 

@@ -15,14 +15,14 @@ import tempfile
 from pathlib import Path
 
 import yaml
-from labkit.cli import run_main
-from labkit.logs import configure_logging, get_logger
-from labkit.serve import serve
-from labkit.settings import load_settings
 
 from daq.api.app import create_app
 from daq.assembly import build_lab
 from daq.config import DaqSettings
+from labkit.cli import run_main
+from labkit.logs import configure_logging, get_logger
+from labkit.serve import serve
+from labkit.settings import load_settings
 
 log = get_logger("daq")
 

@@ -11,10 +11,11 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Literal
 
-from labkit.listen import Listen, ListenAddress
-from labkit.settings import ServiceSettings, load_settings
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
 from pydantic_settings import SettingsConfigDict
+
+from labkit.listen import Listen, ListenAddress
+from labkit.settings import ServiceSettings, load_settings
 
 Name = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_-]{0,31}$")]
 HexAddress = Annotated[str, Field(pattern=r"^[0-9A-Fa-f]$")]

@@ -9,6 +9,7 @@ from typing import Any
 
 import httpx
 import pytest
+
 from daq.assembly import build_lab
 from daq.config import DaqSettings
 from daq.core.errors import SafetyRefused

@@ -11,9 +11,10 @@ from typing import Any
 
 import pyarrow.parquet as pq
 import pytest
-from daq.core.recorders import parquet_metadata, read_csv
 from websockets.exceptions import InvalidStatus
 from websockets.sync.client import connect
+
+from daq.core.recorders import parquet_metadata, read_csv
 
 pytestmark = pytest.mark.integration
 

@@ -14,14 +14,15 @@ from typing import Any
 import pytest
 import schemathesis
 import uvicorn
-from daq.api.app import create_app
-from daq.assembly import build_lab
-from daq.config import DaqSettings
-from daq.sim.lab import SimLab
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import response_schema_conformance
+
+from daq.api.app import create_app
+from daq.assembly import build_lab
+from daq.config import DaqSettings
+from daq.sim.lab import SimLab
 
 pytestmark = pytest.mark.integration
 TOKEN = "fuzz-token-0123456789abcdef"

@@ -8,6 +8,7 @@ import time
 from pathlib import Path
 
 import pytest
+
 from daq.assembly import build_lab
 from daq.config import DaqSettings
 from daq.core.instruments import Laser

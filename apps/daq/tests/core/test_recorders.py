@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import pyarrow.parquet as pq
+
 from daq.core.recorders import (
     CsvRecorder,
     ParquetRecorder,

@@ -1,6 +1,9 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
 from daq.hardware.errors import BadReply, ValueRefused
 from daq.hardware.parsing import (
     decode_signed_hex32,
@@ -15,8 +18,6 @@ from daq.hardware.parsing import (
     parse_percent,
 )
 from daq.sim.pm1830c import format_reading
-from hypothesis import given
-from hypothesis import strategies as st
 
 
 @pytest.mark.parametrize(

@@ -12,6 +12,7 @@ from contextlib import contextmanager
 from typing import Any
 
 import pytest
+
 from daq.hardware.ell14 import Ell14
 from daq.hardware.errors import InstrumentError, NotReady, ValueRefused
 from daq.hardware.esp300 import ESP300, AxisLimits

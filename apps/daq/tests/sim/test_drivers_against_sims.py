@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
 from daq.hardware.ell14 import Ell14
 from daq.hardware.errors import (
     BadReply,

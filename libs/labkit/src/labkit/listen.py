@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Annotated, Any
 
 from pydantic import BeforeValidator, PlainSerializer
+from pydantic_settings import NoDecode
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,7 +30,10 @@ class ListenAddress:
             if not host.endswith("]"):
                 raise ValueError(f"unclosed '[' in {text!r}")
             host = host[1:-1]
-            ipaddress.IPv6Address(host)  # raises ValueError naming the bad address
+            try:
+                ipaddress.IPv6Address(host)
+            except ValueError:
+                raise ValueError(f"{host!r} in {text!r} is not an IPv6 address") from None
         elif ":" in host:
             raise ValueError(f"an IPv6 address must be in brackets, like [::1]:80, got {text!r}")
         if not port_text.isdigit() or not 0 <= int(port_text) <= 65535:
@@ -54,5 +58,9 @@ def _coerce(value: Any) -> ListenAddress:
     raise ValueError(f"expected a HOST:PORT string, got {type(value).__name__}")
 
 
-Listen = Annotated[ListenAddress, BeforeValidator(_coerce), PlainSerializer(str, return_type=str)]
+# NoDecode: pydantic-settings would otherwise parse the environment value as JSON, since a
+# dataclass looks like a complex type to it.
+Listen = Annotated[
+    ListenAddress, NoDecode, BeforeValidator(_coerce), PlainSerializer(str, return_type=str)
+]
 """A settings field type: ``listen: Listen = ListenAddress.parse("0.0.0.0:3030")``."""

@@ -79,6 +79,8 @@ def configure_logging(level: str | int = "INFO", stream: TextIO | None = None) -
         root.removeHandler(old)
     root.addHandler(handler)
     root.setLevel(level.upper() if isinstance(level, str) else level)
+    # httpx logs every request at INFO: a scrape every few seconds would drown the journal.
+    logging.getLogger("httpx").setLevel(logging.WARNING)
     # uvicorn's own loggers would print a second, differently formatted line per event.
     for name in ("uvicorn", "uvicorn.error", "uvicorn.access"):
         logging.getLogger(name).handlers.clear()

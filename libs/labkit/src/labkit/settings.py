@@ -2,7 +2,8 @@
 
 An app subclasses :class:`ServiceSettings` with its own ``env_prefix`` and loads it with
 :func:`load_settings`. Precedence, highest first: the environment, secrets from systemd
-credentials (``$CREDENTIALS_DIRECTORY``, one file per field), the YAML file, the defaults.
+credentials (``$CREDENTIALS_DIRECTORY``, one file per setting, named like its
+environment variable: ``LoadCredential=DOME_API_TOKEN:...``), the YAML file, the defaults.
 A bad or missing value raises :class:`ConfigError`, whose message names the variable as the
 operator writes it (``PICO_SERVER_URL``), not pydantic's field path.
 """
@@ -77,7 +78,8 @@ def _describe(settings_cls: type[BaseSettings], error: Any) -> str:
     loc = [str(part) for part in error["loc"]]
     if not loc:
         return str(error["msg"])
-    name = env_name(settings_cls, loc[0])
+    # pydantic reports a field that has an alias by its alias, which is already the name.
+    name = env_name(settings_cls, loc[0]) if loc[0] in settings_cls.model_fields else loc[0]
     where = ".".join([name, *loc[1:]])
     if error["type"] == "missing":
         return f"{where}: required but not set"

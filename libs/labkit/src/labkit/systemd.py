@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 
 import sdnotify
 
@@ -19,11 +19,10 @@ log = get_logger(__name__)
 
 
 class Notifier:
-    def __init__(self, environ: dict[str, str] | None = None) -> None:
-        env = os.environ if environ is None else environ
-        self.enabled = bool(env.get("NOTIFY_SOCKET"))
+    def __init__(self) -> None:
+        self.enabled = bool(os.environ.get("NOTIFY_SOCKET"))
         self._sd = sdnotify.SystemdNotifier() if self.enabled else None
-        self.watchdog_interval = _watchdog_interval(env)
+        self.watchdog_interval = _watchdog_interval(os.environ)
 
     def _send(self, message: str) -> None:
         if self._sd is not None:
@@ -42,7 +41,7 @@ class Notifier:
         self._send("WATCHDOG=1")
 
 
-def _watchdog_interval(env: os._Environ[str] | dict[str, str]) -> float | None:
+def _watchdog_interval(env: Mapping[str, str]) -> float | None:
     """Seconds between pings: half of ``WatchdogSec``, as sd_watchdog_enabled(3) advises."""
     usec = env.get("WATCHDOG_USEC")
     if not usec or not usec.isdigit() or int(usec) == 0:

@@ -6,13 +6,13 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import Depends, FastAPI
-from labkit.web import Health, health_route, metrics_route
 from starlette.concurrency import run_in_threadpool
 
 from daq.api import acquisitions, instruments, lasers, mounts, powermeters, scans, stages, stream
 from daq.api.deps import require_token
 from daq.api.errors import ERROR_RESPONSES, install_error_handlers
 from daq.core.lab import Lab
+from labkit.web import Health, health_route, metrics_route
 
 
 def create_app(lab: Lab, token: str, *, manage_lab: bool = True) -> FastAPI:

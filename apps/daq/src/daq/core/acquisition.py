@@ -15,12 +15,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
 
-from labkit.logs import get_logger
-
 from daq.core.errors import Conflict, NotFound
 from daq.core.recorders import CsvRecorder, ParquetRecorder, Recorder, iso_utc
 from daq.core.stream import Broadcaster
 from daq.hardware.errors import HardwareError
+from labkit.logs import get_logger
 
 log = get_logger(__name__)
 

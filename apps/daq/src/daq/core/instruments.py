@@ -12,8 +12,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, ClassVar, Protocol, TypeVar
 
-from labkit.logs import get_logger
-
 from daq.core.errors import SafetyRefused
 from daq.hardware.ell14 import Ell14
 from daq.hardware.errors import HardwareError, TransportError, ValueRefused
@@ -21,6 +19,7 @@ from daq.hardware.esp300 import ESP300, ESP300Axis
 from daq.hardware.maitai import MaiTai
 from daq.hardware.pm1830c import PowerMeter1830C
 from daq.metrics import DaqMetrics
+from labkit.logs import get_logger
 
 log = get_logger(__name__)
 T = TypeVar("T")

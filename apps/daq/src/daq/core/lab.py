@@ -8,8 +8,6 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
-from labkit.logs import get_logger
-
 from daq.core.acquisition import AcquisitionManager
 from daq.core.errors import UnknownInstrument, UnknownReading
 from daq.core.instruments import Instrument, MountBus, StageController
@@ -20,6 +18,7 @@ from daq.hardware.ell14 import Ell14
 from daq.hardware.errors import HardwareError
 from daq.hardware.esp300 import ESP300Axis
 from daq.metrics import DaqMetrics
+from labkit.logs import get_logger
 
 log = get_logger(__name__)
 I = TypeVar("I", bound=Instrument)  # noqa: E741

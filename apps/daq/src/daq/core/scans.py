@@ -17,10 +17,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal, Protocol
 
-from labkit.logs import get_logger
-
 from daq.core.errors import Conflict, NotFound
 from daq.core.recorders import CsvRecorder, iso_utc
+from labkit.logs import get_logger
 
 log = get_logger(__name__)
 State = Literal["running", "finished", "cancelled", "failed"]

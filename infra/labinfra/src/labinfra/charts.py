@@ -1,0 +1,41 @@
+"""Every Helm chart the lab installs, pinned in one place.
+
+Versions are exact (never ranges) and repositories are https or oci, which the policy
+pack checks. kube-prometheus-stack 90.0.0 ships prometheus-operator v0.93.x: the CRD
+schemas custom resources are validated against are that operator's (v0.93.0).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Chart:
+    name: str
+    version: str
+    repository: str
+    """An https Helm repository, or "" when `name` is a full oci:// reference."""
+
+
+KUBE_PROMETHEUS_STACK = Chart(
+    "kube-prometheus-stack", "90.0.0", "https://prometheus-community.github.io/helm-charts"
+)
+LOKI = Chart("loki", "6.46.0", "https://grafana.github.io/helm-charts")
+ALLOY = Chart("alloy", "1.4.0", "https://grafana.github.io/helm-charts")
+ARC_CONTROLLER = Chart(
+    "oci://ghcr.io/actions/actions-runner-controller-charts/gha-runner-scale-set-controller",
+    "0.13.0",
+    "",
+)
+ARC_RUNNER_SET = Chart(
+    "oci://ghcr.io/actions/actions-runner-controller-charts/gha-runner-scale-set", "0.13.0", ""
+)
+NFS_PROVISIONER = Chart(
+    "nfs-subdir-external-provisioner",
+    "4.0.18",
+    "https://kubernetes-sigs.github.io/nfs-subdir-external-provisioner/",
+)
+
+REGISTRY_IMAGE = "docker.io/library/registry:3.0.0"
+PVE_EXPORTER_IMAGE = "docker.io/prompve/prometheus-pve-exporter:3.5.5"

@@ -1,0 +1,1 @@
+"""k3s over SSH: rendered install scripts (pure) and the K3sCluster component."""

@@ -1,0 +1,1 @@
+"""Monitoring: kube-prometheus-stack, the repo's alert rules and dashboards, scrape configs."""

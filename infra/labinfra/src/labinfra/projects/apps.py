@@ -1,0 +1,91 @@
+"""The apps project: the lab's device services on the cluster."""
+
+from __future__ import annotations
+
+import pulumi
+import pulumi_kubernetes as k8s
+from pydantic import Field, field_validator
+
+from labinfra.device_app import DeviceApp, DeviceAppArgs
+from labinfra.kube import check_pinned_image, kubernetes_provider, restricted_namespace
+from labinfra.names import dns_name, recommended_labels
+from labinfra.stackconfig import ConfigModel
+
+PICOTEMP_PORT = 3030
+PICOTEMP_UID = 10001
+"""The user the picotemp image is built to run as (apps/picotemp/Dockerfile)."""
+
+
+class PicotempExporter(ConfigModel):
+    """One Pico W temperature exporter (the `picotemp` app) in the cluster."""
+
+    name: str = Field(pattern=r"^[a-z0-9]([a-z0-9-]{0,40}[a-z0-9])?$")
+    server_url: str = Field(pattern=r"^https?://\S+$")
+    """The Pico W's HTTP address (PICO_SERVER_URL)."""
+    image: str
+
+    @field_validator("image")
+    @classmethod
+    def _pinned(cls, image: str) -> str:
+        return check_pinned_image(image)
+
+
+class AppsConfig(ConfigModel):
+    cluster_stack: str
+    """Fully qualified name of the cluster stack (`org/lab-cluster/<stack>`)."""
+    platform_stack: str
+    """Fully qualified name of the platform stack (registry pull secret, namespace)."""
+    namespace: str = "devices"
+    picotemp_exporters: list[PicotempExporter] = Field(min_length=0)
+    image_version: str = "0.1.0"
+
+
+def build_apps(config: AppsConfig) -> None:
+    cluster = pulumi.StackReference(config.cluster_stack)
+    platform = pulumi.StackReference(config.platform_stack)
+    provider = kubernetes_provider("k8s", cluster.require_output("kubeconfig"))
+    opts = pulumi.ResourceOptions(provider=provider)
+    namespace = restricted_namespace("devices-namespace", config.namespace, opts)
+    pull_secret = _registry_pull_secret(config, platform, namespace, opts)
+    for exporter in config.picotemp_exporters:
+        app = dns_name(f"picotemp-{exporter.name}")
+        DeviceApp(
+            app,
+            DeviceAppArgs(
+                app=app,
+                namespace=namespace.metadata.name,
+                image=exporter.image,
+                port=PICOTEMP_PORT,
+                version=_image_version(exporter.image, config.image_version),
+                env={"PICO_SERVER_URL": exporter.server_url},
+                image_pull_secret="registry-pull",
+                run_as_user=PICOTEMP_UID,
+            ),
+            opts=pulumi.ResourceOptions(provider=provider, depends_on=[pull_secret]),
+        )
+    pulumi.export("namespace", namespace.metadata.name)
+
+
+def _registry_pull_secret(
+    config: AppsConfig,
+    platform: pulumi.StackReference,
+    namespace: pulumi.Resource,
+    opts: pulumi.ResourceOptions,
+) -> pulumi.Resource:
+    return k8s.core.v1.Secret(
+        "devices-registry-pull",
+        metadata=k8s.meta.v1.ObjectMetaArgs(
+            name="registry-pull",
+            namespace=config.namespace,
+            labels=recommended_labels("registry-pull", "image-pull-secret"),
+        ),
+        type="kubernetes.io/dockerconfigjson",
+        string_data={".dockerconfigjson": platform.require_output("registryDockerConfig")},
+        opts=pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(depends_on=[namespace])),
+    )
+
+
+def _image_version(image: str, default: str) -> str:
+    """The tag of a pinned image, or the configured version for digest-only images."""
+    name = image.split("@", 1)[0].rsplit("/", 1)[-1]
+    return name.split(":", 1)[1] if ":" in name else default

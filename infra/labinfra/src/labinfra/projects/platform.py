@@ -1,0 +1,193 @@
+"""The platform project: monitoring, logging, the registry and CI runners on the cluster."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import ClassVar
+
+import pulumi
+import pulumi_kubernetes as k8s
+import pulumi_random as random
+import pulumi_tls as tls
+from pydantic import Field
+
+from labinfra.extras import NfsSettings, Runners, RunnersArgs, RunnerSettings, nfs_storage
+from labinfra.inventory import load_inventory
+from labinfra.kube import kubernetes_provider
+from labinfra.logging_stack import LoggingStack, LoggingStackArgs, loki_url
+from labinfra.monitoring.alertmanager import AlertmanagerSettings
+from labinfra.monitoring.files import load_dashboards, load_rule_files
+from labinfra.monitoring.scrape import Integrations
+from labinfra.monitoring.stack import MonitoringSecrets, MonitoringStack, MonitoringStackArgs
+from labinfra.monitoring.values import LoggingSettings, MonitoringSettings
+from labinfra.names import recommended_labels
+from labinfra.registry import (
+    REGISTRY_USER,
+    LabCa,
+    LabCaArgs,
+    Registry,
+    RegistryArgs,
+    RegistrySettings,
+)
+from labinfra.stackconfig import ConfigModel, StackConfigError, read_secrets
+
+
+class PlatformConfig(ConfigModel):
+    SECRETS: ClassVar[tuple[str, ...]] = (
+        "grafanaAdminPassword",
+        "homeAssistantToken",
+        "proxmoxTokenValue",
+        "githubToken",
+    )
+    cluster_stack: str
+    inventory: str
+    """Path to the Ansible inventory, relative to this project's folder."""
+    monitoring_files: str = "../../monitoring"
+    """Folder holding `rules/*.rules.yml` and `dashboards/*.json`."""
+    monitoring: MonitoringSettings = Field(default_factory=MonitoringSettings)
+    logging: LoggingSettings = Field(default_factory=LoggingSettings)
+    alertmanager: AlertmanagerSettings = Field(default_factory=AlertmanagerSettings)
+    integrations: Integrations = Field(default_factory=Integrations)
+    registry: RegistrySettings
+    runners: RunnerSettings = Field(default_factory=RunnerSettings)
+    nfs: NfsSettings = Field(default_factory=NfsSettings)
+
+    def secret_keys(self) -> list[str]:
+        """The secrets this configuration needs (`pulumi config set --secret <key>`)."""
+        keys = ["grafanaAdminPassword"]
+        if self.integrations.home_assistant:
+            keys.append("homeAssistantToken")
+        if self.integrations.proxmox:
+            keys.append("proxmoxTokenValue")
+        if self.runners.enabled:
+            keys.append("githubToken")
+        return keys
+
+
+NAMESPACES = {
+    # Node exporter needs the host's network and /proc: this namespace cannot be restricted.
+    "monitoring": "privileged",
+    "registry": "restricted",
+    "arc-system": "restricted",
+    "arc-runners": "baseline",
+    "storage": "privileged",
+}
+
+
+def build_platform(config: PlatformConfig, secrets: dict[str, pulumi.Output[str]]) -> None:
+    inventory = load_inventory(Path(config.inventory).resolve())
+    files = Path(config.monitoring_files)
+    rule_files = load_rule_files(files / "rules")
+    dashboards = load_dashboards(files / "dashboards")
+
+    cluster = pulumi.StackReference(config.cluster_stack)
+    provider = kubernetes_provider("k8s", cluster.require_output("kubeconfig"))
+    opts = pulumi.ResourceOptions(provider=provider)
+    namespaces = {
+        name: k8s.core.v1.Namespace(
+            f"namespace-{name}",
+            metadata=k8s.meta.v1.ObjectMetaArgs(
+                name=name,
+                labels={
+                    **recommended_labels(name, "namespace"),
+                    "pod-security.kubernetes.io/enforce": level,
+                },
+            ),
+            opts=opts,
+        )
+        for name, level in NAMESPACES.items()
+        if _wanted(name, config)
+    }
+
+    def inside(namespace: str) -> pulumi.ResourceOptions:
+        return pulumi.ResourceOptions(provider=provider, depends_on=[namespaces[namespace]])
+
+    logging = LoggingStack(
+        "logging",
+        LoggingStackArgs(namespace="monitoring", settings=config.logging),
+        inside("monitoring"),
+    )
+    MonitoringStack(
+        "monitoring",
+        MonitoringStackArgs(
+            namespace="monitoring",
+            settings=config.monitoring,
+            alertmanager=config.alertmanager,
+            integrations=config.integrations,
+            inventory=inventory,
+            rule_files=rule_files,
+            dashboards=dashboards,
+            secrets=MonitoringSecrets(
+                grafana_admin_password=secrets["grafanaAdminPassword"],
+                home_assistant_token=secrets.get("homeAssistantToken"),
+                proxmox_token_value=secrets.get("proxmoxTokenValue"),
+            ),
+            loki_url=loki_url("monitoring"),
+        ),
+        pulumi.ResourceOptions(provider=provider, depends_on=[namespaces["monitoring"], logging]),
+    )
+    # Explicit providers for every package: the stack file disables all defaults.
+    tls_provider = tls.Provider("tls")
+    ca = LabCa(
+        "lab-ca",
+        LabCaArgs(common_name="lab CA", validity_hours=config.registry.ca_validity_hours),
+        pulumi.ResourceOptions(provider=tls_provider),
+    )
+    registry = Registry(
+        "registry",
+        RegistryArgs(namespace="registry", settings=config.registry, ca=ca),
+        pulumi.ResourceOptions(
+            providers=[provider, tls_provider, random.Provider("random")],
+            depends_on=[namespaces["registry"]],
+        ),
+    )
+    if config.runners.enabled:
+        Runners(
+            "runners",
+            RunnersArgs(
+                controller_namespace="arc-system",
+                runners_namespace="arc-runners",
+                settings=config.runners,
+                github_token=secrets["githubToken"],
+            ),
+            pulumi.ResourceOptions(
+                provider=provider,
+                depends_on=[namespaces["arc-system"], namespaces["arc-runners"]],
+            ),
+        )
+    if config.nfs.enabled:
+        nfs_storage("nfs", "storage", config.nfs, inside("storage"))
+
+    pulumi.export("labCaCertPem", ca.cert_pem)
+    pulumi.export("registryHost", config.registry.host)
+    pulumi.export("registryUsername", REGISTRY_USER)
+    pulumi.export("registryPassword", registry.password)
+    pulumi.export("registryDockerConfig", registry.docker_config)
+    pulumi.export(
+        "grafanaUrl",
+        f"https://{config.monitoring.grafana_host}" if config.monitoring.grafana_host else "",
+    )
+
+
+def _wanted(namespace: str, config: PlatformConfig) -> bool:
+    if namespace.startswith("arc-"):
+        return config.runners.enabled
+    if namespace == "storage":
+        return config.nfs.enabled
+    return True
+
+
+def read_platform_secrets(config: PlatformConfig) -> dict[str, pulumi.Output[str]]:
+    """The secrets `config` needs, or StackConfigError naming the missing ones."""
+    keys = config.secret_keys()
+    missing = [k for k in keys if pulumi.Config().get(k) is None]
+    if missing:
+        name = pulumi.Config().name
+        raise StackConfigError(
+            "configuration errors:\n  "
+            + "\n  ".join(
+                f"{name}:{k}: missing secret (set it with `pulumi config set --secret {k}`)"
+                for k in missing
+            )
+        )
+    return read_secrets(keys)

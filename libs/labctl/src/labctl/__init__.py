@@ -1,0 +1,1 @@
+"""The lab on its embedded default: simulated devices, their exporters, and Prometheus."""

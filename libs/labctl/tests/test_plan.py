@@ -1,0 +1,33 @@
+from pathlib import Path
+
+import yaml
+
+from labctl.plan import Ports, prometheus_config, repo_root, rule_files, services
+
+
+def test_prometheus_scrapes_the_exporter_and_loads_every_rule_file() -> None:
+    root = repo_root()
+    rules = rule_files(root)
+    config = yaml.safe_load(prometheus_config(Ports(picotemp_exporter=4000), rules))
+    assert config["rule_files"] == [str(path) for path in rules]
+    assert rules, "the lab loads the repository's alert rules; there must be some"
+    targets = {
+        job["job_name"]: job["static_configs"][0]["targets"] for job in config["scrape_configs"]
+    }
+    assert targets["picotemp"] == ["127.0.0.1:4000"]
+
+
+def test_exporter_is_pointed_at_the_simulator_and_started_after_it(tmp_path: Path) -> None:
+    ports = Ports(prometheus=1, picotemp_sim=2, picotemp_exporter=3)
+    plan = services(repo_root(), tmp_path, ports, "/usr/bin/prometheus")
+    names = [service.name for service in plan]
+    assert (
+        names.index("picotemp-sim") < names.index("picotemp-exporter") < names.index("prometheus")
+    )
+    exporter = plan[names.index("picotemp-exporter")]
+    assert exporter.env == {
+        "PICO_SERVER_URL": "http://127.0.0.1:2/",
+        "PICOTEMP_LISTEN": "127.0.0.1:3",
+    }
+    for service in plan:
+        assert Path(service.argv[0]).exists(), f"{service.name}: {service.argv[0]} is missing"

