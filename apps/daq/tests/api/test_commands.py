@@ -225,3 +225,24 @@ def test_shutdown_closes_the_shutter_and_stops_stages(daemon: Any) -> None:
     axis = daemon.sims.esp300.axes[1]
     assert not axis.moving(time.monotonic())
     assert axis.position(time.monotonic()) < 20
+
+
+def test_instrument_faults_become_gateway_errors_and_the_link_recovers(daemon: Any) -> None:
+    c = daemon.client
+    port = daemon.sims.ports["1830c"]
+    port.fault = "silence"
+    silent = c.get("/api/readings/meter.power")
+    assert silent.status_code == 504
+    assert "no complete reply" in silent.json()["detail"]
+    port.fault = "garbage"
+    garbage = c.get("/api/readings/meter.power")
+    assert garbage.status_code == 502
+    assert "not ASCII" in garbage.json()["detail"]
+    assert c.get("/api/instruments/meter").json()["last_error"]
+    port.fault = None
+    time.sleep(0.1)
+    assert c.get("/api/readings/meter.power").status_code == 200
+    assert c.get("/api/instruments/meter").json()["up"] is True
+    text = httpx.get(f"{daemon.url}/metrics").text
+    assert 'daq_instrument_errors_total{error="ReplyTimeout",instrument="meter"} 1.0' in text
+    assert 'daq_instrument_errors_total{error="BadReply",instrument="meter"} 1.0' in text

@@ -210,3 +210,12 @@ def test_bytes_are_paced_at_the_baud_rate(lab: SimLab) -> None:
     sent = len(lab.ports["1830c"].sent) // (count + 1)
     line_time = (3 + sent) * 10 / 9600  # query + reply, 10 bits a byte
     assert elapsed >= count * line_time * 0.98
+
+
+def test_flow_control_forms_both_work_on_the_pty(lab: SimLab) -> None:
+    """Sources disagree on the ESP300's RTS/CTS and the MaiTai's XON/XOFF: both settings are
+    configurable, and pyserial opens the pty with either."""
+    esp = ESP300(transport(lab, "esp300", rtscts=True), {1: AxisLimits(-25, 25)})
+    assert esp.idn.startswith("ESP300")
+    laser = MaiTai(transport(lab, "maitai", xonxoff=True), terminator="CRLF")
+    assert laser.warmup_percent >= 0
