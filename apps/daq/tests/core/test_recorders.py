@@ -78,3 +78,18 @@ def test_a_journal_cut_mid_batch_recovers_every_complete_batch(tmp_path: Path) -
     table = pq.read_table(path)
     assert table.column("x").to_pylist() == [float(v) for v in range(20)]
     assert parquet_metadata(path)["recovered_after_crash"] is True
+
+
+def test_finalising_streams_the_journal_in_row_groups(tmp_path: Path, monkeypatch: object) -> None:
+    import daq.core.recorders as recorders
+
+    monkeypatch.setattr(recorders, "ROW_GROUP_ROWS", 10)  # type: ignore[attr-defined]
+    path = tmp_path / "d.parquet"
+    rec = ParquetRecorder(path, ["x"], META)
+    for second in range(3):
+        for i in range(10):
+            rec.write(1_700_000_000 + second + i / 10, [float(i)], "ok")
+        rec.flush()
+    rec.close({})
+    assert pq.ParquetFile(path).metadata.num_row_groups == 3
+    assert pq.read_table(path).num_rows == 30

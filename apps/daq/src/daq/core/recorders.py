@@ -22,7 +22,7 @@ import csv
 import io
 import json
 import os
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
@@ -154,28 +154,48 @@ class ParquetRecorder:
         finalize_journal(self.journal, self.path, summary)
 
 
-def read_journal(journal: Path) -> pa.Table:
-    """Every complete record batch of a journal; a batch cut short by a crash is dropped."""
+def journal_batches(journal: Path) -> Iterator[pa.RecordBatch]:
+    """Every complete record batch of a journal; a batch cut short by a crash ends it."""
     with open(journal, "rb") as handle:
         reader = ipc.open_stream(handle)
-        batches = []
         while True:
             try:
-                batches.append(reader.read_next_batch())
+                yield reader.read_next_batch()
             except StopIteration:
-                break
+                return
             except (pa.ArrowInvalid, OSError):
-                break
-        return pa.Table.from_batches(batches, schema=reader.schema)
+                return
+
+
+def read_journal(journal: Path) -> pa.Table:
+    with open(journal, "rb") as handle:
+        schema = ipc.open_stream(handle).schema
+    return pa.Table.from_batches(list(journal_batches(journal)), schema=schema)
+
+
+ROW_GROUP_ROWS = 256_000
 
 
 def finalize_journal(journal: Path, path: Path, summary: dict[str, Any]) -> None:
-    table = read_journal(journal)
-    metadata = json.loads((table.schema.metadata or {}).get(b"daq", b"{}"))
+    """Journal → Parquet, streaming: memory stays bounded by one row group however long
+    the acquisition ran."""
+    with open(journal, "rb") as handle:
+        schema = ipc.open_stream(handle).schema
+    metadata = json.loads((schema.metadata or {}).get(b"daq", b"{}"))
     metadata.update(summary)
-    table = table.replace_schema_metadata({"daq": json.dumps(metadata, sort_keys=True)})
+    schema = schema.with_metadata({"daq": json.dumps(metadata, sort_keys=True)})
     tmp = path.with_name(path.name + ".tmp")
-    pq.write_table(table, tmp)
+    pending: list[pa.RecordBatch] = []
+    rows = 0
+    with pq.ParquetWriter(tmp, schema) as writer:
+        for batch in journal_batches(journal):
+            pending.append(batch)
+            rows += batch.num_rows
+            if rows >= ROW_GROUP_ROWS:
+                writer.write_table(pa.Table.from_batches(pending, schema=schema))
+                pending, rows = [], 0
+        if pending:
+            writer.write_table(pa.Table.from_batches(pending, schema=schema))
     with open(tmp, "rb") as handle:
         os.fsync(handle.fileno())
     tmp.replace(path)
