@@ -35,7 +35,8 @@ async def stream(websocket: WebSocket) -> None:
             with contextlib.suppress(asyncio.QueueFull):
                 queue.put_nowait(message)
 
-        loop.call_soon_threadsafe(put)
+        with contextlib.suppress(RuntimeError):  # the loop closed: the server is stopping
+            loop.call_soon_threadsafe(put)
 
     async def forward() -> None:
         while True:

@@ -6,6 +6,10 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
+from labkit.logs import get_logger
+
+log = get_logger(__name__)
+
 Subscriber = Callable[[dict[str, Any]], None]
 
 
@@ -29,4 +33,7 @@ class Broadcaster:
         with self._lock:
             subscribers = list(self._subscribers)
         for subscriber in subscribers:
-            subscriber(message)
+            try:
+                subscriber(message)
+            except Exception as exc:  # a listener's trouble must never stop an acquisition
+                log.warning("stream subscriber failed", error=str(exc))
