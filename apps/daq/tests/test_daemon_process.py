@@ -187,35 +187,57 @@ def test_bad_config_exits_2_naming_each_problem(tmp_path: Path) -> None:
     assert "Traceback" not in err
 
 
-def test_daq_sim_cli_serves_a_pty_a_driver_can_use(tmp_path: Path) -> None:
+def test_daq_sim_cli_serves_a_pty_a_driver_can_use_and_takes_faults(tmp_path: Path) -> None:
     from daq.hardware.ell14 import Ell14
+    from daq.hardware.errors import HardwareError, ReplyTimeout
     from daq.hardware.serial_transport import PortSettings, SerialTransport
 
+    link = tmp_path / "bus"
     proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "daq.sim.cli",
-            "ell14",
-            "--addresses",
-            "0,1,2",
-            "--link",
-            str(tmp_path / "bus"),
-        ],
+        [sys.executable, "-m", "daq.sim.cli", "ell14", "--addresses", "0,1,2", "--link", str(link)],
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
     )
+    assert proc.stdin is not None
+    assert proc.stdout is not None
+
+    def command(word: str) -> None:
+        proc.stdin.write(f"{word}\n".encode())  # type: ignore[union-attr]
+        proc.stdin.flush()  # type: ignore[union-attr]
+
     try:
-        assert proc.stdout is not None
-        path = proc.stdout.readline().decode().strip()
-        assert path == str(tmp_path / "bus")
-        t = SerialTransport(PortSettings(path, baudrate=9600, timeout=1))
+        assert proc.stdout.readline().decode().strip() == str(link)
+        t = SerialTransport(PortSettings(str(link), baudrate=9600, timeout=0.3, reconnect_max=0.1))
         t.open()
         assert [Ell14(t, a).identify().pulses_per_unit for a in "012"] == [143360] * 3
+        command("silence")
+
+        def silent() -> bool:
+            try:
+                Ell14(t, "0").status()
+            except ReplyTimeout:
+                return True
+            return False
+
+        wait_for(silent)
+        command("ok")
+        wait_for(lambda: not silent())
+        command("unplug")
+        wait_for(lambda: not link.exists())
+        command("replug")
+        wait_for(lambda: link.exists())
+
+        def answers() -> bool:
+            try:
+                return Ell14(t, "1").status() == 0
+            except HardwareError:
+                return False
+
+        wait_for(answers)
+        assert t.reconnects == 1
         t.close()
     finally:
-        assert proc.stdin is not None
-        proc.stdin.write(b"quit\n")
+        command("quit")
         proc.stdin.close()
         proc.wait(10)
 

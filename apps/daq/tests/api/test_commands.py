@@ -246,3 +246,14 @@ def test_instrument_faults_become_gateway_errors_and_the_link_recovers(daemon: A
     text = httpx.get(f"{daemon.url}/metrics").text
     assert 'daq_instrument_errors_total{error="ReplyTimeout",instrument="meter"} 1.0' in text
     assert 'daq_instrument_errors_total{error="BadReply",instrument="meter"} 1.0' in text
+
+
+def test_an_error_the_controller_reports_is_never_lost(daemon: Any) -> None:
+    daemon.sims.esp300.axes[1].motor = False  # as if the stage cable were pulled
+    response = daemon.client.post("/api/stages/stage/axes/1/move", json={"position": 3})
+    assert response.status_code == 502
+    assert response.json()["detail"] == "error 108: axis 1: motor/stage not connected"
+    daemon.sims.esp300.axes[1].motor = True
+    assert (
+        daemon.client.post("/api/stages/stage/axes/1/move", json={"position": 3}).status_code == 200
+    )
