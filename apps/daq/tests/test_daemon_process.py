@@ -20,7 +20,7 @@ import pyarrow.parquet as pq
 import pytest
 import yaml
 
-from daq.core.recorders import read_csv, recover_journals
+from daq.core.recorders import parquet_metadata, read_csv
 from daq.sim.lab import SimLab
 
 pytestmark = pytest.mark.integration
@@ -103,8 +103,13 @@ def test_sigkill_mid_acquisition_loses_at_most_a_second_and_tears_no_row(
     journal = Path(pq_acq["path"] + ".arrows")
     assert journal.exists()
     assert not Path(pq_acq["path"]).exists()
-    assert recover_journals(journal.parent) == [Path(pq_acq["path"])]
+    # the next start turns the journal the crash left into the Parquet file
+    proc, client = start_daemon(sims, tmp_path)
+    proc.send_signal(signal.SIGTERM)
+    proc.wait(20)
+    assert not journal.exists()
     table = pq.read_table(pq_acq["path"])
+    assert parquet_metadata(Path(pq_acq["path"]))["recovered_after_crash"] is True
     assert table.num_rows > 40
     last = table.column("time_utc")[-1].as_py().timestamp()
     assert killed_at - last <= 1.0 + 1 / 25 + 0.1

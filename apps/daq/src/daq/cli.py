@@ -18,7 +18,7 @@ import yaml
 
 from daq.api.app import create_app
 from daq.assembly import build_lab
-from daq.config import DaqSettings
+from daq.config import DaqSettings, get_settings
 from labkit.cli import run_main
 from labkit.logs import configure_logging, get_logger
 from labkit.serve import serve
@@ -75,11 +75,11 @@ def main(argv: list[str] | None = None) -> None:
 
     def run() -> int:
         if args.command == "check-config":
-            settings = load_settings(DaqSettings, args.config)
+            settings = get_settings(args.config)
             print(f"{args.config}: ok, {len(settings.instruments)} instrument(s)")
             return 0
         if args.sim:
             return _serve_sim(args.sim_dir, args.listen)
-        return _serve(load_settings(DaqSettings, args.config))
+        return _serve(get_settings(args.config))
 
     run_main("daq", run)
