@@ -13,7 +13,8 @@ import pytest
 from daq.assembly import build_lab
 from daq.config import DaqSettings
 from daq.core.errors import SafetyRefused
-from daq.core.instruments import Laser
+from daq.core.instruments import Laser, StageController
+from daq.hardware.errors import ValueRefused
 
 pytestmark = pytest.mark.integration
 
@@ -257,3 +258,16 @@ def test_an_error_the_controller_reports_is_never_lost(daemon: Any) -> None:
     assert (
         daemon.client.post("/api/stages/stage/axes/1/move", json={"position": 3}).status_code == 200
     )
+
+
+def test_axis_limits_narrow_to_the_controllers_own(sims: Any, tmp_path: Any) -> None:
+    config = sims.config(tmp_path / "data")
+    config["instruments"][0]["axes"][0].update(minimum=-30, maximum=30)
+    lab = build_lab(DaqSettings(api_token="x" * 20, **config))
+    stage = lab.get("stage", StageController)
+    stage.connect()
+    assert (stage.driver.axis(1).limits.minimum, stage.driver.axis(1).limits.maximum) == (-25, 25)
+    before = len(sims.ports["esp300"].received)
+    with pytest.raises(ValueRefused, match="outside -25 to 25"):
+        stage.driver.axis(1).move_to(27)
+    assert len(sims.ports["esp300"].received) == before

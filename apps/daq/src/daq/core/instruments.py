@@ -9,7 +9,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, ClassVar, Protocol, TypeVar
 
 from daq.core.errors import SafetyRefused
@@ -167,6 +167,20 @@ class StageController(Instrument):
 
     def setup(self) -> None:
         self.driver.error_code()  # drains a stale error and proves the link
+        for axis in self.driver.axes.values():
+            # never offer a move the controller's own software limits would refuse
+            left, right = axis.left_limit, axis.right_limit
+            configured = axis.limits
+            low, high = max(configured.minimum, left), min(configured.maximum, right)
+            if (low, high) != (configured.minimum, configured.maximum) and low < high:
+                log.warning(
+                    "configured travel is wider than the controller's software limits",
+                    instrument=self.name,
+                    axis=axis.number,
+                    configured=f"{configured.minimum:g}..{configured.maximum:g}",
+                    controller=f"{left:g}..{right:g}",
+                )
+                axis.limits = replace(configured, minimum=low, maximum=high)
 
     def safe_state(self) -> None:
         self.driver.abort()
