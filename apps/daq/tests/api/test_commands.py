@@ -271,3 +271,14 @@ def test_axis_limits_narrow_to_the_controllers_own(sims: Any, tmp_path: Any) -> 
     with pytest.raises(ValueRefused, match="outside -25 to 25"):
         stage.driver.axis(1).move_to(27)
     assert len(sims.ports["esp300"].received) == before
+
+
+def test_laser_range_narrows_to_what_the_laser_reports(sims: Any, tmp_path: Any) -> None:
+    sims.maitai.minimum, sims.maitai.maximum = 700, 1000
+    config = sims.config(tmp_path / "data")
+    lab = build_lab(DaqSettings(api_token="x" * 20, **config))
+    laser = lab.get("laser", Laser)
+    laser.connect()
+    assert laser.driver.wavelength_range == (700, 1000)
+    with pytest.raises(ValueRefused, match="outside 700 to 1000"):
+        laser.set_wavelength(1020)

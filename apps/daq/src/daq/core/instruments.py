@@ -256,6 +256,13 @@ class Laser(Instrument):
             ),
         }
 
+    def setup(self) -> None:
+        # the tuning range this laser reports wins over a wider configured one
+        low = max(self.driver.wavelength_range[0], round(self.driver.minimum_wavelength))
+        high = min(self.driver.wavelength_range[1], round(self.driver.maximum_wavelength))
+        if low < high:
+            self.driver.wavelength_range = (low, high)
+
     def safe_state(self) -> None:
         self.driver.shutter_open = False
 
