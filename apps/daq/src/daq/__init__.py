@@ -1,0 +1,1 @@
+"""Lab-instrument daemon: serial drivers, simulators, acquisitions and scans over HTTP."""

@@ -1,0 +1,214 @@
+"""Request and response models. Static bounds live here; limits that come from
+configuration (axis travel, laser range) are checked by the drivers, before any byte."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+Finite = Annotated[float, Field(allow_inf_nan=False)]
+ReadingName = Annotated[str, Field(min_length=1, max_length=80)]
+
+
+class Model(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class InstrumentStatus(Model):
+    name: str
+    kind: str
+    port: str
+    up: bool
+    last_error: str | None
+    reconnects: int
+    detail: dict[str, Any]
+
+
+class Reading(Model):
+    name: str
+    value: float
+
+
+class Done(Model):
+    ok: bool = True
+    detail: str = ""
+
+
+# --- ESP300 ---------------------------------------------------------------------------
+
+
+class AxisMove(Model):
+    position: Finite = Field(
+        description="Target (absolute) or distance (relative), in the axis' units"
+    )
+    relative: bool = False
+    wait: bool = Field(default=False, description="Answer only when the move is done")
+
+
+class AxisHome(Model):
+    mode: int = Field(default=0, ge=0, le=6, description="ESP300 home search mode")
+
+
+class AxisMotion(Model):
+    velocity: Finite | None = Field(default=None, gt=0)
+    acceleration: Finite | None = Field(default=None, gt=0)
+
+
+class AxisState(Model):
+    axis: int
+    position: float
+    motion_done: bool
+
+
+# --- 1830-C ---------------------------------------------------------------------------
+
+
+class PowerMeterSettings(Model):
+    wavelength_nm: int | None = Field(default=None, ge=1, le=100_000)
+    range: int | None = Field(default=None, ge=0, le=8, description="0 auto, 1-8")
+    filter: int | None = Field(default=None, ge=1, le=3, description="1 slow, 2 medium, 3 none")
+    attenuator: bool | None = None
+    units: Literal["W", "dB", "dBm", "REL"] | None = None
+
+
+class PowerMeterState(Model):
+    power: float
+    units: str
+    wavelength_nm: int
+    range: int
+    filter: int
+    attenuator: bool
+    status: list[str]
+
+
+class Zero(Model):
+    on: bool
+
+
+# --- MaiTai ---------------------------------------------------------------------------
+
+
+class LaserWavelength(Model):
+    nm: int = Field(ge=1, le=100_000)
+
+
+class LaserShutter(Model):
+    open: bool
+    confirm: bool = Field(default=False, description="Must be true to open")
+
+
+class LaserEmission(Model):
+    on: bool
+    confirm: bool = Field(default=False, description="Must be true to switch emission on")
+
+
+class LaserState(Model):
+    warmup_percent: float
+    emission_possible: bool
+    modelocked: bool
+    shutter_open: bool
+    wavelength_nm: float
+    commanded_wavelength_nm: float
+    power_w: float
+    interlock_closed: bool
+
+
+# --- ELL14 ----------------------------------------------------------------------------
+
+
+class MountMove(Model):
+    angle_deg: Finite
+    relative: bool = False
+
+
+class MountHome(Model):
+    clockwise: bool = True
+
+
+class MountJog(Model):
+    forward: bool = True
+    step_deg: Finite | None = Field(default=None, gt=0, le=360)
+
+
+class MountState(Model):
+    name: str
+    address: str
+    angle_deg: float
+    status: int
+    serial: str | None
+    pulses_per_revolution: int | None
+
+
+# --- acquisitions ---------------------------------------------------------------------
+
+
+class AcquisitionRequest(Model):
+    readings: list[ReadingName] = Field(min_length=1, max_length=64)
+    rate_hz: Finite = Field(gt=0, le=1000)
+    format: Literal["csv", "parquet"] = "csv"
+    duration_s: Finite | None = Field(default=None, gt=0, le=7 * 86400)
+    label: str = Field(default="", max_length=200)
+
+
+class AcquisitionInfo(Model):
+    id: str
+    state: str
+    path: str
+    readings: list[str]
+    rate_hz: float
+    format: str
+    rows: int
+    gap_rows: int
+    started_at: str
+    ended_at: str | None
+    error: str | None
+
+
+# --- scans ----------------------------------------------------------------------------
+
+
+class MountActuatorSpec(Model):
+    type: Literal["mount"]
+    name: str = Field(max_length=40)
+
+
+class AxisActuatorSpec(Model):
+    type: Literal["axis"]
+    instrument: str = Field(max_length=40)
+    axis: int = Field(ge=1, le=3)
+
+
+class PointRange(Model):
+    start: Finite
+    stop: Finite
+    step: Finite = Field(description="Non-zero; its sign is taken from start → stop")
+
+
+class ScanRequest(Model):
+    actuator: Annotated[MountActuatorSpec | AxisActuatorSpec, Field(discriminator="type")]
+    points: list[Finite] | PointRange = Field(description="Explicit positions, or a range")
+    readings: list[ReadingName] = Field(min_length=1, max_length=16)
+    settle_s: Finite = Field(default=0.0, ge=0, le=60)
+    samples_per_point: int = Field(default=1, ge=1, le=100)
+
+
+class ScanPointModel(Model):
+    index: int
+    target: float
+    actual: float
+    time: str
+    values: dict[str, float]
+
+
+class ScanInfo(Model):
+    id: str
+    actuator: str
+    state: str
+    progress: float
+    total_points: int
+    points: list[ScanPointModel]
+    path: str
+    started_at: str
+    ended_at: str | None
+    error: str | None

@@ -1,0 +1,1 @@
+"""Domain logic: instruments as the lab sees them, safety, acquisitions, scans."""

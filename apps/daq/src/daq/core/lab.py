@@ -1,0 +1,188 @@
+"""The lab: every instrument by name, their readings, a monitor that keeps status (and
+the laser's watchdog) fresh, and the acquisitions and scans that use them."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+from daq.core.acquisition import AcquisitionManager
+from daq.core.errors import UnknownInstrument, UnknownReading
+from daq.core.instruments import Instrument, MountBus, StageController
+from daq.core.recorders import recover_journals
+from daq.core.scans import ScanManager
+from daq.core.stream import Broadcaster
+from daq.hardware.ell14 import Ell14
+from daq.hardware.errors import HardwareError
+from daq.hardware.esp300 import ESP300Axis
+from daq.metrics import DaqMetrics
+from labkit.logs import get_logger
+
+log = get_logger(__name__)
+I = TypeVar("I", bound=Instrument)  # noqa: E741
+
+
+class MountActuator:
+    def __init__(self, bus: MountBus, name: str, mount: Ell14) -> None:
+        self.bus, self.mount, self.label = bus, mount, name
+
+    def check(self, target: float) -> None:
+        travel = self.mount.info.travel if self.mount.info else 360
+        self.mount.check_degrees(target, 0, travel, f"{self.label} angle")
+
+    def move(self, target: float) -> float:
+        return self.bus.run("move", lambda: self.mount.move_to(target))
+
+    def stop(self) -> None:
+        """An ELL14 move answers only when done: nothing is left moving."""
+
+
+class AxisActuator:
+    def __init__(
+        self, controller: StageController, axis: ESP300Axis, timeout: float = 60.0
+    ) -> None:
+        self.controller, self.axis, self.timeout = controller, axis, timeout
+        self.label = f"{controller.name}.axis{axis.number}"
+
+    def check(self, target: float) -> None:
+        self.axis.check_target(target)
+
+    def move(self, target: float) -> float:
+        def go() -> float:
+            self.axis.move_to(target)
+            self.axis.wait_until_stopped(self.timeout)
+            return self.axis.position
+
+        return self.controller.run("move", go)
+
+    def stop(self) -> None:
+        self.controller.run("stop", self.axis.stop)
+
+
+class Lab:
+    def __init__(
+        self,
+        instruments: list[Instrument],
+        data_dir: Path,
+        metrics: DaqMetrics,
+        monitor_interval_s: float = 1.0,
+    ) -> None:
+        self.instruments = {i.name: i for i in instruments}
+        self.metrics = metrics
+        self.data_dir = data_dir
+        self.monitor_interval_s = monitor_interval_s
+        self.stream = Broadcaster()
+        self._readings: dict[str, Callable[[], float]] = {}
+        self._reading_owner: dict[str, str] = {}
+        for inst in instruments:
+            for name, read in inst.readings().items():
+                self._readings[name] = read
+                self._reading_owner[name] = inst.name
+        self.acquisitions = AcquisitionManager(
+            data_dir / "acquisitions", self.read, self.metadata, self.stream, metrics.rows.inc
+        )
+        self.scans = ScanManager(data_dir / "scans", self.read, self.metadata)
+        self._stop = threading.Event()
+        self._monitor: threading.Thread | None = None
+
+    # --- lookup -------------------------------------------------------------------------
+
+    def get(self, name: str, cls: type[I] = Instrument) -> I:  # type: ignore[assignment]
+        inst = self.instruments.get(name)
+        if not isinstance(inst, cls):
+            kind = cls.kind or "instrument"
+            known = [n for n, i in self.instruments.items() if isinstance(i, cls)]
+            raise UnknownInstrument(name, kind, known)
+        return inst
+
+    def mount(self, name: str) -> tuple[MountBus, Ell14]:
+        for inst in self.instruments.values():
+            if isinstance(inst, MountBus) and name in inst.mounts:
+                return inst, inst.mounts[name]
+        known = [m for i in self.instruments.values() if isinstance(i, MountBus) for m in i.mounts]
+        raise UnknownInstrument(name, "ell14 mount", known)
+
+    def mount_actuator(self, name: str) -> MountActuator:
+        bus, mount = self.mount(name)
+        return MountActuator(bus, name, mount)
+
+    def axis_actuator(self, controller: str, axis: int) -> AxisActuator:
+        stage = self.get(controller, StageController)
+        return AxisActuator(stage, stage.driver.axis(axis))
+
+    @property
+    def reading_names(self) -> list[str]:
+        return sorted(self._readings)
+
+    def check_readings(self, names: list[str]) -> None:
+        for name in names:
+            if name not in self._readings:
+                raise UnknownReading(name, self.reading_names)
+
+    def read(self, name: str) -> float:
+        if name not in self._readings:
+            raise UnknownReading(name, self.reading_names)
+        value = self._readings[name]()
+        self.metrics.reading.labels(reading=name).set(value)
+        return value
+
+    def metadata(self, readings: list[str]) -> dict[str, Any]:
+        """Which instruments and settings produce ``readings``: goes into data files."""
+        owners = sorted({self._reading_owner[r] for r in readings if r in self._reading_owner})
+        return {
+            "producer": "daq 0.1.0",
+            "instruments": {
+                name: {"kind": self.instruments[name].kind, **self.instruments[name].settings()}
+                for name in owners
+            },
+        }
+
+    # --- lifecycle ----------------------------------------------------------------------
+
+    def start(self) -> None:
+        recovered = (
+            recover_journals(self.data_dir / "acquisitions")
+            if (self.data_dir / "acquisitions").is_dir()
+            else []
+        )
+        for path in recovered:
+            log.warning("recovered an acquisition journal left by a crash", path=str(path))
+        for inst in self.instruments.values():
+            inst.connect()
+            if inst.up:
+                try:
+                    inst.safe_state()  # whatever the last run left, start from a safe state
+                except HardwareError as exc:
+                    log.error("safe state failed", instrument=inst.name, error=str(exc))
+        self.monitor_once()
+        self._monitor = threading.Thread(target=self._monitor_loop, name="monitor", daemon=True)
+        self._monitor.start()
+
+    def monitor_once(self) -> None:
+        for inst in self.instruments.values():
+            inst.refresh()
+
+    def _monitor_loop(self) -> None:
+        while not self._stop.wait(self.monitor_interval_s):
+            self.monitor_once()
+
+    def healthy(self) -> bool:
+        return self._monitor is not None and self._monitor.is_alive()
+
+    def shutdown(self) -> None:
+        """Stop jobs, close the shutter, stop the stages, release the ports."""
+        self._stop.set()
+        self.scans.cancel_all()
+        self.acquisitions.stop_all()
+        if self._monitor is not None:
+            self._monitor.join(5)
+        for inst in self.instruments.values():
+            try:
+                inst.run("safe_state", inst.safe_state)
+            except HardwareError as exc:
+                log.error(
+                    "could not reach a safe state at shutdown", instrument=inst.name, error=str(exc)
+                )
+            inst.link.close()

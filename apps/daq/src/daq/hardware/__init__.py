@@ -1,0 +1,1 @@
+"""Instrument drivers. Each takes a transport (hardware.transport); none opens a port."""

@@ -1,0 +1,1 @@
+"""Simulated instruments that speak the real protocols on pseudo-terminals."""

@@ -1,0 +1,142 @@
+"""Acquisitions, scans and the live stream through the API, against the simulated lab."""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pyarrow.parquet as pq
+import pytest
+from websockets.exceptions import InvalidStatus
+from websockets.sync.client import connect
+
+from daq.core.recorders import parquet_metadata, read_csv
+
+pytestmark = pytest.mark.integration
+
+
+def wait_for(check: Callable[[], Any], timeout: float = 15.0) -> Any:
+    deadline = time.monotonic() + timeout
+    while True:
+        result = check()
+        if result:
+            return result
+        assert time.monotonic() < deadline, "timed out waiting"
+        time.sleep(0.05)
+
+
+def light_up(c: Any) -> None:
+    wait_for(lambda: c.get("/api/lasers/laser").json()["warmup_percent"] >= 100)
+    c.put("/api/lasers/laser/emission", json={"on": True, "confirm": True})
+    c.put("/api/lasers/laser/shutter", json={"open": True, "confirm": True})
+    wait_for(lambda: c.get("/api/lasers/laser").json()["shutter_open"])
+
+
+def test_mount_scan_end_to_end_traces_malus_law(daemon: Any) -> None:
+    c = daemon.client
+    light_up(c)
+    plan = {
+        "actuator": {"type": "mount", "name": "mount0"},
+        "points": {"start": 0, "stop": 90, "step": 15},
+        "readings": ["meter.power", "mount0.angle"],
+        "samples_per_point": 2,
+    }
+    started = c.post("/api/scans", json=plan)
+    assert started.status_code == 201, started.text
+    ident = started.json()["id"]
+    done = wait_for(lambda: (s := c.get(f"/api/scans/{ident}").json())["state"] != "running" and s)
+    assert done["state"] == "finished"
+    assert done["progress"] == 1.0
+    points = done["points"]
+    assert [p["target"] for p in points] == [0, 15, 30, 45, 60, 75, 90]
+    power = [p["values"]["meter.power"] for p in points]
+    peak = power[0]
+    for p, value in zip(points, power, strict=True):
+        expected = peak * math.cos(math.radians(2 * p["target"])) ** 2
+        assert value == pytest.approx(expected, rel=0.05, abs=peak * 0.01)
+    header, rows = read_csv(Path(done["path"]))
+    assert header == ["time_utc", "target", "actual", "meter.power", "mount0.angle", "status"]
+    assert len(rows) == 7
+    meta = json.loads(Path(done["path"] + ".meta.json").read_text())
+    assert meta["actuator"] == "mount0"
+    assert meta["state"] == "finished"
+    assert set(meta["instruments"]) == {"meter", "mounts"}
+
+
+def test_stage_scan_can_be_cancelled_and_the_stage_stops(daemon: Any) -> None:
+    c = daemon.client
+    plan = {
+        "actuator": {"type": "axis", "instrument": "stage", "axis": 1},
+        "points": {"start": -20, "stop": 20, "step": 10},
+        "readings": ["stage.axis1.position"],
+        "settle_s": 0.3,
+    }
+    ident = c.post("/api/scans", json=plan).json()["id"]
+    wait_for(lambda: len(c.get(f"/api/scans/{ident}").json()["points"]) >= 1)
+    conflict = c.post("/api/scans", json=plan)
+    assert conflict.status_code == 409
+    assert "already being scanned" in conflict.text
+    cancelled = c.post(f"/api/scans/{ident}/cancel").json()
+    assert cancelled["state"] == "cancelled"
+    assert 1 <= len(cancelled["points"]) < 5
+    first = cancelled["points"][0]
+    assert first["actual"] == pytest.approx(-20)
+    assert first["values"]["stage.axis1.position"] == pytest.approx(-20)
+    assert c.get("/api/stages/stage/axes/1").json()["motion_done"] is True
+
+
+@pytest.mark.parametrize("fmt", ["csv", "parquet"])
+def test_acquisition_writes_every_row_with_metadata(daemon: Any, fmt: str) -> None:
+    c = daemon.client
+    body = {
+        "readings": ["meter.power", "laser.wavelength"],
+        "rate_hz": 20,
+        "format": fmt,
+        "duration_s": 1.0,
+        "label": "t",
+    }
+    started = c.post("/api/acquisitions", json=body)
+    assert started.status_code == 201, started.text
+    ident = started.json()["id"]
+    done = wait_for(
+        lambda: (a := c.get(f"/api/acquisitions/{ident}").json())["state"] != "running" and a
+    )
+    assert done["state"] == "finished"
+    assert 15 <= done["rows"] <= 21
+    path = Path(done["path"])
+    if fmt == "csv":
+        header, rows = read_csv(path)
+        assert header == ["time_utc", "meter.power", "laser.wavelength", "status"]
+        assert len(rows) == done["rows"]
+        assert all(r[3] == "ok" and float(r[2]) == 800 for r in rows)
+        meta = json.loads(path.with_name(path.name + ".meta.json").read_text())
+    else:
+        table = pq.read_table(path)
+        assert table.num_rows == done["rows"]
+        assert table.column("laser.wavelength").to_pylist() == [800.0] * done["rows"]
+        meta = parquet_metadata(path)
+        assert not path.with_name(path.name + ".arrows").exists()
+    assert meta["rate_hz"] == 20
+    assert meta["instruments"]["meter"]["units"] == "W"
+    assert meta["instruments"]["laser"]["kind"] == "maitai"
+    assert meta["rows"] == done["rows"]
+
+
+def test_live_stream_delivers_readings(daemon: Any) -> None:
+    c = daemon.client
+    ws_url = daemon.url.replace("http", "ws") + "/api/stream"
+    with pytest.raises(InvalidStatus, match="403"):
+        connect(ws_url + "?token=wrong")
+    with connect(ws_url, additional_headers={"Authorization": c.headers["Authorization"]}) as ws:
+        ident = c.post(
+            "/api/acquisitions", json={"readings": ["meter.power"], "rate_hz": 10}
+        ).json()["id"]
+        message = json.loads(ws.recv(timeout=5))
+        assert message["acquisition"] == ident
+        assert message["values"]["meter.power"] >= 0
+        assert message["status"] == "ok"
+    assert c.post(f"/api/acquisitions/{ident}/stop").json()["state"] == "stopped"

@@ -1,0 +1,38 @@
+"""The lab's own safety behaviour against the simulators: polling keeps the laser's
+watchdog fed while the daemon runs; once it stops (or dies) the laser's watchdog turns the
+pump off; at start everything is brought to a safe state."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+
+from daq.assembly import build_lab
+from daq.config import DaqSettings
+from daq.core.instruments import Laser
+from daq.sim.lab import SimLab
+
+pytestmark = pytest.mark.integration
+
+
+def test_monitor_feeds_the_laser_watchdog_and_silence_turns_the_pump_off(tmp_path: Path) -> None:
+    (tmp_path / "dev").mkdir()
+    with SimLab(tmp_path / "dev", warmup_seconds=0.1) as sims:
+        config = sims.config(tmp_path / "data")
+        config["monitor_interval_s"] = 0.2
+        config["instruments"][2]["watchdog_s"] = 1  # type: ignore[index]
+        lab = build_lab(DaqSettings(api_token="t" * 20, **config))  # type: ignore[arg-type]
+        sims.maitai.shutter_command = True  # left open by a previous run
+        time.sleep(0.2)
+        lab.start()
+        assert sims.maitai.shutter_open(time.monotonic() + 1) is False  # made safe at start
+        laser = lab.get("laser", Laser)
+        laser.set_emission(True, confirm=True)
+        time.sleep(2.0)  # twice the watchdog: only the monitor's polling keeps it on
+        assert sims.maitai.emission is True
+        lab.shutdown()
+        time.sleep(1.5)
+        sims.maitai.output(time.monotonic())  # the laser notices the silence
+        assert sims.maitai.emission is False
