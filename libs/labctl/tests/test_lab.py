@@ -30,13 +30,14 @@ def query(prometheus: int, expr: str) -> list[dict[str, object]]:
 
 
 def test_lab_comes_up_scrapes_the_pico_and_stops_cleanly() -> None:
-    prometheus, sim, exporter = free_ports(3)
+    prometheus, sim, exporter, daq = free_ports(4)
     lab = subprocess.Popen(
         [
             sys.executable, "-m", "labctl", "up",
             f"--prometheus-port={prometheus}",
             f"--picotemp-sim-port={sim}",
             f"--picotemp-exporter-port={exporter}",
+            f"--daq-port={daq}",
         ],
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
@@ -57,6 +58,12 @@ def test_lab_comes_up_scrapes_the_pico_and_stops_cleanly() -> None:
             up = query(prometheus, "pico_up == 1")
             time.sleep(0.5)
         assert up, "Prometheus never saw pico_up == 1"
+        deadline = time.monotonic() + 40
+        targets: list[dict[str, object]] = []
+        while time.monotonic() < deadline and len(targets) < 3:
+            targets = query(prometheus, "up == 1")
+            time.sleep(0.5)
+        assert {t["metric"]["job"] for t in targets} == {"prometheus", "picotemp", "daq"}
         rules = httpx.get(f"http://127.0.0.1:{prometheus}/api/v1/rules").json()
         assert rules["data"]["groups"], "no alert rules were loaded"
         # A second lab on the same ports must refuse, naming the problem.
@@ -79,6 +86,6 @@ def test_lab_comes_up_scrapes_the_pico_and_stops_cleanly() -> None:
         if lab.poll() is None:
             lab.send_signal(signal.SIGINT)
             lab.wait(timeout=30)
-    for port in (prometheus, sim, exporter):
+    for port in (prometheus, sim, exporter, daq):
         with socket.socket() as sock:
             assert sock.connect_ex(("127.0.0.1", port)) != 0, f"port {port} still answers"

@@ -15,11 +15,12 @@ def test_prometheus_scrapes_the_exporter_and_loads_every_rule_file() -> None:
         job["job_name"]: job["static_configs"][0]["targets"] for job in config["scrape_configs"]
     }
     assert targets["picotemp"] == ["127.0.0.1:4000"]
+    assert targets["daq"] == ["127.0.0.1:8790"]
 
 
 def test_exporter_is_pointed_at_the_simulator_and_started_after_it(tmp_path: Path) -> None:
-    ports = Ports(prometheus=1, picotemp_sim=2, picotemp_exporter=3)
-    plan = services(repo_root(), tmp_path, ports, "/usr/bin/prometheus")
+    ports = Ports(prometheus=1, picotemp_sim=2, picotemp_exporter=3, daq=4)
+    plan = services(repo_root(), tmp_path, ports, "/usr/bin/prometheus", "t" * 24)
     names = [service.name for service in plan]
     assert (
         names.index("picotemp-sim") < names.index("picotemp-exporter") < names.index("prometheus")
@@ -29,5 +30,8 @@ def test_exporter_is_pointed_at_the_simulator_and_started_after_it(tmp_path: Pat
         "PICO_SERVER_URL": "http://127.0.0.1:2/",
         "PICOTEMP_LISTEN": "127.0.0.1:3",
     }
+    daq = plan[names.index("daq")]
+    assert daq.env == {"DAQ_API_TOKEN": "t" * 24}
+    assert "--sim" in daq.argv
     for service in plan:
         assert Path(service.argv[0]).exists(), f"{service.name}: {service.argv[0]} is missing"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import secrets
 import shutil
 import signal
 import sys
@@ -36,15 +37,18 @@ def up(ports: Ports) -> int:
     if prometheus_bin is None:
         raise LabError("`prometheus` is not installed; `make bootstrap` installs it")
     (state / "prometheus.yml").write_text(prometheus_config(ports, rule_files(root)))
+    token = api_token(state)
     pid_file(root).write_text(str(os.getpid()))
     supervisor = Supervisor(state)
     try:
-        for service in services(root, state, ports, prometheus_bin):
+        for service in services(root, state, ports, prometheus_bin, token):
             supervisor.start(service)
         print("\nThe lab is up (simulated devices on this machine):", flush=True)
         for running in supervisor.running:
             for what, url in running.service.show.items():
                 print(f"  {what:<20} {url}", flush=True)
+        print(f"\nCommands to the apps' APIs need the token in {state / 'api-token'}:", flush=True)
+        print('  curl -H "Authorization: Bearer $(cat .lab/api-token)" ...', flush=True)
         print("\nCtrl-C or `make lab-down` stops it. Logs: .lab/*.log\n", flush=True)
         reason = supervisor.wait()
         print(f"Stopping the lab: {reason}", flush=True)
@@ -52,6 +56,16 @@ def up(ports: Ports) -> int:
     finally:
         supervisor.stop_all()
         pid_file(root).unlink(missing_ok=True)
+
+
+def api_token(state: Path) -> str:
+    """The local lab's command token: made once, kept in .lab/ (never committed), readable
+    by its owner only."""
+    path = state / "api-token"
+    if not path.exists():
+        path.touch(mode=0o600)
+        path.write_text(secrets.token_urlsafe(24))
+    return path.read_text().strip()
 
 
 def running_pid(root: Path) -> int | None:

@@ -18,6 +18,7 @@ class Ports:
     prometheus: int = 9090
     picotemp_sim: int = 8780
     picotemp_exporter: int = 3030
+    daq: int = 8790
 
 
 @dataclass(frozen=True)
@@ -60,17 +61,26 @@ def prometheus_config(ports: Ports, rules: list[Path]) -> str:
                     }
                 ],
             },
+            {
+                "job_name": "daq",
+                "static_configs": [
+                    {"targets": [f"127.0.0.1:{ports.daq}"], "labels": {"instance": "labpc-sim"}}
+                ],
+            },
         ],
     }
     text: str = yaml.safe_dump(config, sort_keys=False)
     return text
 
 
-def services(root: Path, state: Path, ports: Ports, prometheus_bin: str) -> list[Service]:
+def services(
+    root: Path, state: Path, ports: Ports, prometheus_bin: str, api_token: str
+) -> list[Service]:
     bin_dir = Path(sys.executable).parent
     sim_url = f"http://127.0.0.1:{ports.picotemp_sim}"
     exporter_url = f"http://127.0.0.1:{ports.picotemp_exporter}"
     prometheus_url = f"http://127.0.0.1:{ports.prometheus}"
+    daq_url = f"http://127.0.0.1:{ports.daq}"
     return [
         Service(
             name="picotemp-sim",
@@ -87,6 +97,19 @@ def services(root: Path, state: Path, ports: Ports, prometheus_bin: str) -> list
             },
             ready_url=f"{exporter_url}/healthz",
             show={"Pico W exporter": f"{exporter_url}/metrics"},
+        ),
+        Service(
+            name="daq",
+            argv=[
+                str(bin_dir / "daq"),
+                "serve",
+                "--sim",
+                f"--sim-dir={state / 'daq'}",
+                f"--listen=127.0.0.1:{ports.daq}",
+            ],
+            env={"DAQ_API_TOKEN": api_token},
+            ready_url=f"{daq_url}/healthz",
+            show={"Instrument daemon": f"{daq_url}/docs"},
         ),
         Service(
             name="prometheus",
