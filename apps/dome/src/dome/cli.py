@@ -92,7 +92,9 @@ def _serve(args: argparse.Namespace, settings: DomeSettings) -> int:
     extra = ["--sim"] if args.sim else []
     if args.config:
         extra += ["--config", str(args.config)]
-    env = dict(os.environ, DOME_LISTEN=str(settings.listen), DOME_SOCKET_PATH=str(settings.socket_path))
+    env = dict(
+        os.environ, DOME_LISTEN=str(settings.listen), DOME_SOCKET_PATH=str(settings.socket_path)
+    )
     control = subprocess.Popen([*base, "control", *extra], env=env)
     deadline = time.monotonic() + 15
     while not settings.socket_path.exists():

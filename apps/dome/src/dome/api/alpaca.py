@@ -33,11 +33,11 @@ DRIVER_FAULT = 0x500
 CONTROL_UNREACHABLE = 0x501
 
 ALPACA_ERRORS: dict[type[errors.DomeError], int] = {
-    errors.InvalidValue: INVALID_VALUE,
-    errors.InvalidWhileParked: INVALID_WHILE_PARKED,
-    errors.InvalidState: INVALID_OPERATION,
-    errors.Faulted: DRIVER_FAULT,
-    errors.NotConnected: CONTROL_UNREACHABLE,
+    errors.InvalidValueError: INVALID_VALUE,
+    errors.ParkedError: INVALID_WHILE_PARKED,
+    errors.InvalidStateError: INVALID_OPERATION,
+    errors.FaultedError: DRIVER_FAULT,
+    errors.NotConnectedError: CONTROL_UNREACHABLE,
 }
 
 DEVICE_NAME = "Observatory dome"
@@ -52,7 +52,7 @@ class AlpacaError(Exception):
         self.message = message
 
 
-class BadRequest(Exception):
+class BadRequestError(Exception):
     """HTTP 400: the request itself is malformed."""
 
 
@@ -85,7 +85,9 @@ def check_access(state: AppState, request: Request) -> None:
             )
         if not ok:
             raise HTTPException(
-                401, "HTTP Basic authentication required", headers={"WWW-Authenticate": 'Basic realm="dome"'}
+                401,
+                "HTTP Basic authentication required",
+                headers={"WWW-Authenticate": 'Basic realm="dome"'},
             )
 
 
@@ -116,28 +118,28 @@ def _uint(params: dict[str, str], name: str) -> int:
     try:
         value = int(text)
     except ValueError:
-        raise BadRequest(f"{name} must be an unsigned integer, got {text!r}") from None
+        raise BadRequestError(f"{name} must be an unsigned integer, got {text!r}") from None
     if not 0 <= value <= 0xFFFFFFFF:
-        raise BadRequest(f"{name} must be an unsigned 32-bit integer, got {text!r}")
+        raise BadRequestError(f"{name} must be an unsigned 32-bit integer, got {text!r}")
     return value
 
 
 def _float(params: dict[str, str], name: str) -> float:
     text = params.get(name.lower())
     if text is None:
-        raise BadRequest(f"missing parameter {name}")
+        raise BadRequestError(f"missing parameter {name}")
     try:
         return float(text)
     except ValueError:
-        raise BadRequest(f"{name} must be a number, got {text!r}") from None
+        raise BadRequestError(f"{name} must be a number, got {text!r}") from None
 
 
 def _bool(params: dict[str, str], name: str) -> bool:
     text = params.get(name.lower())
     if text is None:
-        raise BadRequest(f"missing parameter {name}")
+        raise BadRequestError(f"missing parameter {name}")
     if text.lower() not in ("true", "false"):
-        raise BadRequest(f"{name} must be true or false, got {text!r}")
+        raise BadRequestError(f"{name} must be true or false, got {text!r}")
     return text.lower() == "true"
 
 
@@ -171,7 +173,7 @@ def build_router(get_state: Callable[[Request], AppState]) -> APIRouter:
             params = await _params(request)
             client_tx = _uint(params, "ClientTransactionID")
             _uint(params, "ClientID")
-        except BadRequest as exc:
+        except BadRequestError as exc:
             return PlainTextResponse(str(exc), status_code=400)
         body: dict[str, Any] = {
             "ClientTransactionID": client_tx,
@@ -185,7 +187,7 @@ def build_router(get_state: Callable[[Request], AppState]) -> APIRouter:
             value = await handler(state, params, device)
             if request.method == "GET":
                 body["Value"] = value
-        except BadRequest as exc:
+        except BadRequestError as exc:
             return PlainTextResponse(str(exc), status_code=400)
         except AlpacaError as exc:
             body["ErrorNumber"], body["ErrorMessage"] = exc.number, exc.message
@@ -316,7 +318,9 @@ def build_router(get_state: Callable[[Request], AppState]) -> APIRouter:
     @router.api_route("/api/v1/dome/{device_number}/{member}", methods=["GET", "PUT"])
     async def device(request: Request, device_number: str, member: str) -> Response:
         if not device_number.isdigit():
-            return PlainTextResponse(f"device number must be an integer, got {device_number!r}", 400)
+            return PlainTextResponse(
+                f"device number must be an integer, got {device_number!r}", 400
+            )
         table = get_members if request.method == "GET" else put_members
         handler = table.get(member.lower())
         if handler is None:
@@ -331,8 +335,10 @@ def build_router(get_state: Callable[[Request], AppState]) -> APIRouter:
         check_access(state, request)
         state.server_transaction += 1
         try:
-            client_tx = _uint(dict((k.lower(), v) for k, v in request.query_params.items()), "ClientTransactionID")
-        except BadRequest as exc:
+            client_tx = _uint(
+                {k.lower(): v for k, v in request.query_params.items()}, "ClientTransactionID"
+            )
+        except BadRequestError as exc:
             return PlainTextResponse(str(exc), 400)
         return JSONResponse(
             {
@@ -364,7 +370,14 @@ def build_router(get_state: Callable[[Request], AppState]) -> APIRouter:
     async def configured(request: Request) -> Response:
         return await management(
             request,
-            [{"DeviceName": DEVICE_NAME, "DeviceType": "Dome", "DeviceNumber": 0, "UniqueID": UNIQUE_ID}],
+            [
+                {
+                    "DeviceName": DEVICE_NAME,
+                    "DeviceType": "Dome",
+                    "DeviceNumber": 0,
+                    "UniqueID": UNIQUE_ID,
+                }
+            ],
         )
 
     return router

@@ -19,7 +19,7 @@ from dome.api.metrics import build_registry
 from dome.config import DomeSettings
 from dome.control.ipc import AsyncIpcClient
 from dome.core.catalogue import Catalogue
-from dome.core.errors import NotConnected
+from dome.core.errors import NotConnectedError
 
 
 def create_app(settings: DomeSettings, *, simulated: bool) -> FastAPI:
@@ -36,7 +36,7 @@ def create_app(settings: DomeSettings, *, simulated: bool) -> FastAPI:
         while True:
             try:
                 state.latest_status = await ipc.call("status")
-            except NotConnected:
+            except NotConnectedError:
                 state.latest_status = {"state": "unreachable", "azimuth": None}
             await asyncio.sleep(page.PUSH_INTERVAL_S)
 
@@ -82,7 +82,7 @@ def create_app(settings: DomeSettings, *, simulated: bool) -> FastAPI:
     async def check() -> Health:
         try:
             status: dict[str, Any] = await ipc.call("status")
-        except NotConnected as exc:
+        except NotConnectedError as exc:
             return Health(False, {"control": str(exc)})
         ok = bool(status["loop_healthy"])
         return Health(ok, {"state": status["state"], "fault": status["fault"]})

@@ -10,13 +10,13 @@ from fastapi.responses import JSONResponse
 from dome.core import errors
 
 HTTP_STATUS: dict[type[errors.DomeError], int] = {
-    errors.InvalidValue: 422,
-    errors.UnknownTarget: 404,
-    errors.BelowHorizon: 409,
-    errors.InvalidWhileParked: 409,
-    errors.InvalidState: 409,
-    errors.Faulted: 409,
-    errors.NotConnected: 503,
+    errors.InvalidValueError: 422,
+    errors.UnknownTargetError: 404,
+    errors.BelowHorizonError: 409,
+    errors.ParkedError: 409,
+    errors.InvalidStateError: 409,
+    errors.FaultedError: 409,
+    errors.NotConnectedError: 503,
 }
 
 

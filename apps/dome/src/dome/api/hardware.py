@@ -17,7 +17,7 @@ from dome.api.models import (
     SimFaults,
     SyncRequest,
 )
-from dome.core.errors import InvalidState
+from dome.core.errors import InvalidStateError
 
 router = APIRouter(prefix="/api/dome", tags=["hardware"])
 
@@ -44,7 +44,9 @@ async def jog(body: JogRequest, state: State) -> Accepted:
     return await _command(state, "jog", degrees=body.degrees)
 
 
-@router.post("/continuous", response_model=Accepted, operation_id="continuous", dependencies=[Command])
+@router.post(
+    "/continuous", response_model=Accepted, operation_id="continuous", dependencies=[Command]
+)
 async def continuous(body: ContinuousRequest, state: State) -> Accepted:
     """Turn at full speed until stop or abort."""
     return await _command(state, "continuous", direction=body.direction)
@@ -83,17 +85,23 @@ async def unpark(state: State) -> Accepted:
     return await _command(state, "unpark")
 
 
-@router.put("/home-position", response_model=Accepted, operation_id="set_home", dependencies=[Command])
+@router.put(
+    "/home-position", response_model=Accepted, operation_id="set_home", dependencies=[Command]
+)
 async def set_home(body: PositionRequest, state: State) -> Accepted:
     return await _command(state, "set_home", azimuth=body.azimuth)
 
 
-@router.put("/park-position", response_model=Accepted, operation_id="set_park", dependencies=[Command])
+@router.put(
+    "/park-position", response_model=Accepted, operation_id="set_park", dependencies=[Command]
+)
 async def set_park(body: PositionRequest, state: State) -> Accepted:
     return await _command(state, "set_park", azimuth=body.azimuth)
 
 
-@router.post("/clear-fault", response_model=Accepted, operation_id="clear_fault", dependencies=[Command])
+@router.post(
+    "/clear-fault", response_model=Accepted, operation_id="clear_fault", dependencies=[Command]
+)
 async def clear_fault(state: State) -> Accepted:
     return await _command(state, "clear_fault")
 
@@ -102,7 +110,7 @@ async def clear_fault(state: State) -> Accepted:
 async def set_sim_faults(body: SimFaults, state: State) -> dict[str, Any]:
     """Switch simulator faults on or off (only with ``--sim``)."""
     if not state.simulated:
-        raise InvalidState("not running in simulation")
+        raise InvalidStateError("not running in simulation")
     changes = body.model_dump(exclude_none=True)
     result: dict[str, Any] = await state.ipc.call("sim_faults", **changes)
     return result

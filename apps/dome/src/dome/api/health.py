@@ -11,7 +11,7 @@ from fastapi import APIRouter
 
 from dome import __version__
 from dome.api.deps import Read, State
-from dome.core.errors import NotConnected
+from dome.core.errors import NotConnectedError
 
 router = APIRouter(prefix="/api/health", tags=["health"])
 _STARTED = time.time()
@@ -23,7 +23,7 @@ async def diagnostic(state: State) -> dict[str, Any]:
     try:
         status = await state.ipc.call("status")
         loop = await state.ipc.call("loop_stats")
-    except NotConnected as exc:
+    except NotConnectedError as exc:
         return {"control_reachable": False, "error": str(exc)}
     return {
         "control_reachable": True,

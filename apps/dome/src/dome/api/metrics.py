@@ -23,7 +23,7 @@ from prometheus_client.registry import Collector
 from dome import __version__
 from dome.control.ipc import AsyncIpcClient
 from dome.core.controller import State
-from dome.core.errors import NotConnected
+from dome.core.errors import NotConnectedError
 from dome.hardware.encoder import FrameError
 
 
@@ -37,7 +37,7 @@ class DomeCollector(Collector):
         try:
             self._status = await self._ipc.call("status")
             self._loop = await self._ipc.call("loop_stats")
-        except NotConnected:
+        except NotConnectedError:
             self._status, self._loop = None, None
 
     def collect(self) -> Iterator[Metric]:
@@ -56,7 +56,9 @@ class DomeCollector(Collector):
         for s in State:
             state.add_metric([s.value], 1.0 if status.get("state") == s.value else 0.0)
         yield state
-        err = GaugeMetricFamily("dome_tracking_error_degrees", "Slit azimuth minus target, while tracking")
+        err = GaugeMetricFamily(
+            "dome_tracking_error_degrees", "Slit azimuth minus target, while tracking"
+        )
         if status.get("tracking_error_deg") is not None:
             err.add_metric([], float(status["tracking_error_deg"]))
         yield err
@@ -75,9 +77,13 @@ class DomeCollector(Collector):
         )
         if loop:
             cumulative, buckets = 0, []
-            for bound, count in zip([*loop["buckets"], float("inf")], loop["bucket_counts"], strict=True):
+            for bound, count in zip(
+                [*loop["buckets"], float("inf")], loop["bucket_counts"], strict=True
+            ):
                 cumulative += count
-                buckets.append(("+Inf" if bound == float("inf") else repr(bound), float(cumulative)))
+                buckets.append(
+                    ("+Inf" if bound == float("inf") else repr(bound), float(cumulative))
+                )
             hist.add_metric([], buckets, float(loop["sum"]))
         yield hist
 

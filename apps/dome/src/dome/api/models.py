@@ -6,7 +6,9 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-Azimuth = Field(ge=0, lt=360, allow_inf_nan=False, strict=True, description="degrees, 0 north, 90 east")
+Azimuth = Field(
+    ge=0, lt=360, allow_inf_nan=False, strict=True, description="degrees, 0 north, 90 east"
+)
 
 
 class _Strict(BaseModel):
@@ -23,7 +25,11 @@ class SyncRequest(_Strict):
 
 class PositionRequest(_Strict):
     azimuth: float | None = Field(
-        default=None, ge=0, lt=360, allow_inf_nan=False, strict=True,
+        default=None,
+        ge=0,
+        lt=360,
+        allow_inf_nan=False,
+        strict=True,
         description="omit to use where the dome points now",
     )
 

@@ -38,4 +38,6 @@ async def events(request: Request, state: State) -> StreamingResponse:
                 idle += 1
             await asyncio.sleep(PUSH_INTERVAL_S)
 
-    return StreamingResponse(stream(), media_type="text/event-stream", headers={"Cache-Control": "no-cache"})
+    return StreamingResponse(
+        stream(), media_type="text/event-stream", headers={"Cache-Control": "no-cache"}
+    )

@@ -81,7 +81,7 @@ class IpcServer:
         except errors.DomeError as exc:
             return {"ok": False, "error": type(exc).__name__, "message": str(exc)}
         except (ValueError, TypeError, KeyError) as exc:
-            return {"ok": False, "error": "InvalidValue", "message": str(exc)}
+            return {"ok": False, "error": "InvalidValueError", "message": str(exc)}
         except Exception as exc:
             log.error("ipc handler failed", error=repr(exc))
             return {"ok": False, "error": "DomeError", "message": f"internal error: {exc}"}
@@ -121,7 +121,7 @@ class IpcClient:
                     raise ConnectionError("control process closed the connection")
             except OSError as exc:
                 self.close()
-                raise errors.NotConnected(f"control process unreachable: {exc}") from None
+                raise errors.NotConnectedError(f"control process unreachable: {exc}") from None
             return _raise_for(json.loads(line))
 
     def close(self) -> None:
@@ -157,7 +157,9 @@ class AsyncIpcClient:
         except (OSError, TimeoutError) as exc:
             if conn is not None:
                 conn[1].close()
-            raise errors.NotConnected(f"control process unreachable: {exc or 'timeout'}") from None
+            raise errors.NotConnectedError(
+                f"control process unreachable: {exc or 'timeout'}"
+            ) from None
         if len(self._idle) < self._pool:
             self._idle.append(conn)
         else:

@@ -22,7 +22,22 @@ from dome.core.controller import Controller
 log = get_logger(__name__)
 
 # Period buckets in seconds, dense around the nominal 20 ms where jitter shows.
-PERIOD_BUCKETS = (0.010, 0.018, 0.019, 0.0195, 0.0199, 0.0201, 0.0205, 0.021, 0.022, 0.025, 0.03, 0.05, 0.1, 0.25)
+PERIOD_BUCKETS = (
+    0.010,
+    0.018,
+    0.019,
+    0.0195,
+    0.0199,
+    0.0201,
+    0.0205,
+    0.021,
+    0.022,
+    0.025,
+    0.03,
+    0.05,
+    0.1,
+    0.25,
+)
 
 
 class ControlLoop:

@@ -20,7 +20,7 @@ from dome.config import DomeSettings
 from dome.control.ipc import Handler, IpcServer
 from dome.control.loop import ControlLoop
 from dome.core.controller import Controller, State
-from dome.core.errors import InvalidValue
+from dome.core.errors import InvalidValueError
 from dome.core.sessions import SessionRecorder
 from dome.core.store import PositionStore
 from dome.core.tracking import TrackingService, build_tracking
@@ -36,7 +36,9 @@ def _sim_state_file(settings: DomeSettings) -> Path:
 
 
 class ControlService:
-    def __init__(self, settings: DomeSettings, *, sim: bool, notifier: Notifier | None = None) -> None:
+    def __init__(
+        self, settings: DomeSettings, *, sim: bool, notifier: Notifier | None = None
+    ) -> None:
         self.settings = settings
         self.sim: SimDome | None = None
         self.mechanics = settings.mechanics()
@@ -71,7 +73,9 @@ class ControlService:
             time.monotonic,
             on_event=self.recorder.record,
         )
-        self.tracking: TrackingService = build_tracking(settings, self.controller, self.recorder.record)
+        self.tracking: TrackingService = build_tracking(
+            settings, self.controller, self.recorder.record
+        )
         self.notifier = notifier or Notifier()
         self.loop = ControlLoop(self.controller, self.mechanics.period, notifier=self.notifier)
         self.ipc = IpcServer(settings.socket_path, self.handlers())
@@ -156,7 +160,7 @@ class ControlService:
 
 def _arg(args: dict[str, Any], name: str) -> Any:
     if name not in args:
-        raise InvalidValue(f"missing {name}")
+        raise InvalidValueError(f"missing {name}")
     return args[name]
 
 

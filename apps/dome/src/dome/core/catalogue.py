@@ -16,7 +16,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from dome.core.errors import InvalidValue, UnknownTarget
+from dome.core.errors import InvalidValueError, UnknownTargetError
 
 
 @dataclass(frozen=True)
@@ -41,13 +41,15 @@ def _key(name: str) -> str:
 def check_coordinates(ra_deg: Any, dec_deg: Any) -> tuple[float, float]:
     for what, value in (("ra_deg", ra_deg), ("dec_deg", dec_deg)):
         if isinstance(value, bool) or not isinstance(value, int | float):
-            raise InvalidValue(f"{what} must be a number of degrees, got {type(value).__name__}")
+            raise InvalidValueError(
+                f"{what} must be a number of degrees, got {type(value).__name__}"
+            )
         if not math.isfinite(value):
-            raise InvalidValue(f"{what} must be finite, got {value}")
+            raise InvalidValueError(f"{what} must be finite, got {value}")
     if not 0 <= ra_deg < 360:
-        raise InvalidValue(f"ra_deg must be in [0, 360), got {ra_deg}")
+        raise InvalidValueError(f"ra_deg must be in [0, 360), got {ra_deg}")
     if not -90 <= dec_deg <= 90:
-        raise InvalidValue(f"dec_deg must be in [-90, 90], got {dec_deg}")
+        raise InvalidValueError(f"dec_deg must be in [-90, 90], got {dec_deg}")
     return float(ra_deg), float(dec_deg)
 
 
@@ -82,11 +84,7 @@ class Catalogue:
         q = _key(query)
         if not q:
             return []
-        hits = [
-            o
-            for o in self.objects()
-            if any(q in _key(n) for n in (o.name, *o.aliases))
-        ]
+        hits = [o for o in self.objects() if any(q in _key(n) for n in (o.name, *o.aliases))]
         exact = [o for o in hits if q in {_key(n) for n in (o.name, *o.aliases)}]
         rest = [o for o in hits if o not in exact]
         return (exact + rest)[:limit]
@@ -94,9 +92,9 @@ class Catalogue:
     def resolve(self, name: str) -> CatalogueObject:
         """The object called ``name`` (exactly, any alias, case-insensitive)."""
         if not isinstance(name, str) or not name.strip():
-            raise InvalidValue("target name must be a non-empty string")
+            raise InvalidValueError("target name must be a non-empty string")
         if len(name) > 100:
-            raise InvalidValue("target name is longer than 100 characters")
+            raise InvalidValueError("target name is longer than 100 characters")
         key = _key(name)
         for o in self.objects():
             if key in {_key(n) for n in (o.name, *o.aliases)}:
@@ -105,8 +103,12 @@ class Catalogue:
             found = self._simbad(name)
             if found is not None:
                 return found
-        where = "the catalogue, the cache or SIMBAD" if self._online else "the catalogue or the cache (offline)"
-        raise UnknownTarget(f"unknown target {name!r}: not in {where}")
+        where = (
+            "the catalogue, the cache or SIMBAD"
+            if self._online
+            else "the catalogue or the cache (offline)"
+        )
+        raise UnknownTargetError(f"unknown target {name!r}: not in {where}")
 
     def _simbad(self, name: str) -> CatalogueObject | None:
         try:

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from dome.core.angles import check_azimuth, shortest_delta, wrap360
-from dome.core.errors import Faulted, InvalidState, InvalidValue, InvalidWhileParked
+from dome.core.errors import FaultedError, InvalidStateError, InvalidValueError, ParkedError
 from dome.core.mechanics import Mechanics
 from dome.core.store import PositionStore
 from dome.hardware.encoder import COUNTS_PER_TURN, Encoder, FrameError, parse_frame
@@ -282,13 +282,16 @@ class Controller:
     def _settle(self, now: float) -> None:
         if now < self._settle_until:
             return
-        assert self._unwrapped is not None and self._target_unwrapped is not None
+        assert self._unwrapped is not None
+        assert self._target_unwrapped is not None
         if abs(self._target_unwrapped - self._unwrapped) <= 1.0:
             self._finish("arrived")
             return
         self._settle_tries += 1
         if self._settle_tries > self.m.settle_retries:
-            self._to_fault(f"could not settle within one encoder count after {self._settle_tries} tries")
+            self._to_fault(
+                f"could not settle within one encoder count after {self._settle_tries} tries"
+            )
             return
         self._mode = _Mode.POSITION
 
@@ -311,7 +314,9 @@ class Controller:
             pass
         elif self._state is not State.FAULT:
             self._state = State.IDLE
-        self._emit_event("motion_ended", {"intent": intent, "outcome": outcome, "azimuth": self.azimuth()})
+        self._emit_event(
+            "motion_ended", {"intent": intent, "outcome": outcome, "azimuth": self.azimuth()}
+        )
 
     def _to_fault(self, reason: str) -> None:
         self._halt()
@@ -326,16 +331,19 @@ class Controller:
     # --- commands ---------------------------------------------------------------------
     def _require_motion_allowed(self) -> None:
         if self._state is State.FAULT:
-            raise Faulted(f"dome is in fault ({self._fault}); clear the fault first")
+            raise FaultedError(f"dome is in fault ({self._fault}); clear the fault first")
         if self._state is State.PARKED:
-            raise InvalidWhileParked("dome is parked; unpark or find home first")
+            raise ParkedError("dome is parked; unpark or find home first")
         if self._unwrapped is None:
-            raise InvalidState("no valid encoder reading yet")
+            raise InvalidStateError("no valid encoder reading yet")
 
     def _start_position(self, delta_deg: float, intent: str) -> None:
         assert self._unwrapped is not None
         if self._mode is not _Mode.NONE and self._intent != intent:
-            self._emit_event("motion_ended", {"intent": self._intent, "outcome": "superseded", "azimuth": self.azimuth()})
+            self._emit_event(
+                "motion_ended",
+                {"intent": self._intent, "outcome": "superseded", "azimuth": self.azimuth()},
+            )
         self._target_unwrapped = self._unwrapped + delta_deg / self.m.deg_per_count
         self._mode = _Mode.POSITION
         self._intent = intent
@@ -362,9 +370,13 @@ class Controller:
     def jog(self, delta_deg: float) -> None:
         """Turn by ``delta_deg`` (+ clockwise), the way the sign says even past 180."""
         if isinstance(delta_deg, bool) or not isinstance(delta_deg, int | float):
-            raise InvalidValue(f"jog must be a number of degrees, got {type(delta_deg).__name__}")
+            raise InvalidValueError(
+                f"jog must be a number of degrees, got {type(delta_deg).__name__}"
+            )
         if not math.isfinite(delta_deg) or not 0 < abs(delta_deg) <= 360:
-            raise InvalidValue(f"jog must be a non-zero number of degrees up to 360, got {delta_deg}")
+            raise InvalidValueError(
+                f"jog must be a non-zero number of degrees up to 360, got {delta_deg}"
+            )
         with self._lock:
             self._require_motion_allowed()
             self._start_position(float(delta_deg), "jog")
@@ -372,16 +384,22 @@ class Controller:
 
     def move_continuous(self, direction: int) -> None:
         if direction not in (1, -1) or isinstance(direction, bool):
-            raise InvalidValue(f"direction must be +1 (clockwise) or -1, got {direction!r}")
+            raise InvalidValueError(f"direction must be +1 (clockwise) or -1, got {direction!r}")
         with self._lock:
             self._require_motion_allowed()
             if self._mode is not _Mode.NONE:
-                self._emit_event("motion_ended", {"intent": self._intent, "outcome": "superseded", "azimuth": self.azimuth()})
+                self._emit_event(
+                    "motion_ended",
+                    {"intent": self._intent, "outcome": "superseded", "azimuth": self.azimuth()},
+                )
             self._mode = _Mode.VELOCITY
             self._intent = "continuous"
             self._v_target = direction * self.m.max_speed_deg_s
             self._state = State.SLEWING
-            self._emit_event("motion_started", {"intent": "continuous", "azimuth": self.azimuth(), "direction": direction})
+            self._emit_event(
+                "motion_started",
+                {"intent": "continuous", "azimuth": self.azimuth(), "direction": direction},
+            )
 
     def stop(self) -> None:
         """Decelerate to a stop at the configured acceleration; ends tracking."""
@@ -416,11 +434,11 @@ class Controller:
         az = self._checked_az(azimuth)
         with self._lock:
             if self._state is State.FAULT:
-                raise Faulted(f"dome is in fault ({self._fault}); clear the fault first")
+                raise FaultedError(f"dome is in fault ({self._fault}); clear the fault first")
             if self._mode is not _Mode.NONE or self._state is State.TRACKING:
-                raise InvalidState("cannot sync while the dome moves or tracks")
+                raise InvalidStateError("cannot sync while the dome moves or tracks")
             if self._unwrapped is None:
-                raise InvalidState("no valid encoder reading yet")
+                raise InvalidStateError("no valid encoder reading yet")
             raw = self._unwrapped * self.m.deg_per_count
             self._persisted.sync_offset_deg = wrap360(az - raw)
             self._store.save(self._persisted)
@@ -473,7 +491,7 @@ class Controller:
             return self._checked_az(azimuth, what)
         here = self.azimuth()
         if here is None:
-            raise InvalidState("no valid encoder reading yet")
+            raise InvalidStateError("no valid encoder reading yet")
         return here
 
     def clear_fault(self) -> None:
@@ -481,7 +499,7 @@ class Controller:
             if self._state is not State.FAULT:
                 return
             if self._bad_in_row > 0:
-                raise InvalidState("the encoder still sends bad frames; fix it first")
+                raise InvalidStateError("the encoder still sends bad frames; fix it first")
             self._state = State.PARKED if self._persisted.parked else State.IDLE
             self._fault = None
             self._stall_ref_unwrapped = None
@@ -491,13 +509,16 @@ class Controller:
         """Keep the slit on ``azimuth`` (updated by :meth:`update_tracking`)."""
         az = self._checked_az(azimuth)
         if not math.isfinite(dead_band_deg) or not 0 <= dead_band_deg <= 30:
-            raise InvalidValue(f"dead band must be 0..30 degrees, got {dead_band_deg}")
+            raise InvalidValueError(f"dead band must be 0..30 degrees, got {dead_band_deg}")
         with self._lock:
             self._require_motion_allowed()
             self._dead_band = max(dead_band_deg, self.m.deg_per_count)
             self._track_az = az
             if self._mode is not _Mode.NONE and self._intent != "track":
-                self._emit_event("motion_ended", {"intent": self._intent, "outcome": "superseded", "azimuth": self.azimuth()})
+                self._emit_event(
+                    "motion_ended",
+                    {"intent": self._intent, "outcome": "superseded", "azimuth": self.azimuth()},
+                )
                 self._mode = _Mode.NONE
             self._state = State.TRACKING
             self._emit_event("tracking_started", {"azimuth": self.azimuth(), "target": az})
@@ -506,7 +527,7 @@ class Controller:
         az = self._checked_az(azimuth)
         with self._lock:
             if self._state is not State.TRACKING:
-                raise InvalidState("not tracking")
+                raise InvalidStateError("not tracking")
             self._track_az = az
 
     def tracking_error(self) -> float | None:
@@ -520,7 +541,7 @@ class Controller:
         try:
             return check_azimuth(value, what)
         except (TypeError, ValueError) as exc:
-            raise InvalidValue(str(exc)) from None
+            raise InvalidValueError(str(exc)) from None
 
     def shutdown(self) -> None:
         """Drop all queued pulses; the last thing before the hardware is closed."""

@@ -105,14 +105,18 @@ def parse_csv(text: str, name: str = "table") -> CorrectionTable:
 def import_legacy(text: str, name: str = "spreadsheet") -> CorrectionTable:
     """Read the old spreadsheet export (see the module docstring)."""
     lines = text.splitlines()
-    start = next((i for i, line in enumerate(lines) if line.strip().lower().startswith("nr;")), None)
+    start = next(
+        (i for i, line in enumerate(lines) if line.strip().lower().startswith("nr;")), None
+    )
     if start is None:
         raise CorrectionTableError(f"{name}: no header row starting with 'Nr;'")
     columns = [c.strip().lower() for c in lines[start].split(";")]
     try:
         calc_col, meas_col = columns.index("az calc"), columns.index("az measured")
     except ValueError:
-        raise CorrectionTableError(f"{name}: header must have 'Az calc' and 'Az measured'") from None
+        raise CorrectionTableError(
+            f"{name}: header must have 'Az calc' and 'Az measured'"
+        ) from None
     sums: dict[float, list[float]] = defaultdict(list)
     for lineno, line in enumerate(lines[start + 1 :], start=start + 2):
         cells = line.split(";")

@@ -8,29 +8,29 @@ class DomeError(Exception):
     """Base: a command the dome will not carry out; the message says why."""
 
 
-class InvalidValue(DomeError):
+class InvalidValueError(DomeError):
     """A value out of range or of the wrong kind."""
 
 
-class InvalidWhileParked(DomeError):
+class ParkedError(DomeError):
     """The dome is parked: unpark (or find home) first."""
 
 
-class InvalidState(DomeError):
+class InvalidStateError(DomeError):
     """Not possible in the current state (e.g. sync while slewing)."""
 
 
-class Faulted(DomeError):
+class FaultedError(DomeError):
     """The dome is in fault; clear the fault first."""
 
 
-class UnknownTarget(DomeError):
+class UnknownTargetError(DomeError):
     """No object of that name in the catalogue, the cache or SIMBAD."""
 
 
-class BelowHorizon(DomeError):
+class BelowHorizonError(DomeError):
     """The target is below the altitude limit now."""
 
 
-class NotConnected(DomeError):
+class NotConnectedError(DomeError):
     """The control process cannot be reached."""

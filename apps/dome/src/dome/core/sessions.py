@@ -104,12 +104,15 @@ class SessionRecorder:
             if kind == "motion_started":
                 self._close_open(at, data.get("azimuth"), "superseded")
                 cur = self._conn.execute(
-                    "INSERT INTO sessions (kind, started, start_azimuth, detail) VALUES (?, ?, ?, ?)",
+                    "INSERT INTO sessions (kind, started, start_azimuth, detail)"
+                    " VALUES (?, ?, ?, ?)",
                     (str(data.get("intent")), at, data.get("azimuth"), json.dumps(data)),
                 )
                 self._open = cur.lastrowid
             elif kind in ("motion_ended", "fault"):
-                outcome = "fault: " + str(data["reason"]) if kind == "fault" else str(data.get("outcome"))
+                outcome = (
+                    "fault: " + str(data["reason"]) if kind == "fault" else str(data.get("outcome"))
+                )
                 self._close_open(at, data.get("azimuth"), outcome)
             self._conn.execute(
                 "INSERT INTO events (at, kind, data) VALUES (?, ?, ?)", (at, kind, json.dumps(data))
@@ -133,7 +136,9 @@ class SessionRecorder:
         return int(n)
 
 
-def list_sessions(conn: sqlite3.Connection, limit: int, since: float | None = None) -> list[dict[str, Any]]:
+def list_sessions(
+    conn: sqlite3.Connection, limit: int, since: float | None = None
+) -> list[dict[str, Any]]:
     sql = "SELECT * FROM sessions"
     params: list[Any] = []
     if since is not None:

@@ -26,7 +26,7 @@ from labkit.logs import get_logger
 from dome.core.catalogue import check_coordinates
 from dome.core.controller import Controller, State
 from dome.core.corrections import CorrectionTable, load_csv
-from dome.core.errors import BelowHorizon, InvalidValue
+from dome.core.errors import BelowHorizonError, InvalidValueError
 from dome.core.geometry import DomeGeometry
 
 if TYPE_CHECKING:
@@ -48,7 +48,9 @@ class Site:
 
     def location(self) -> EarthLocation:
         return EarthLocation(
-            lat=self.latitude_deg * u.deg, lon=self.longitude_deg * u.deg, height=self.elevation_m * u.m
+            lat=self.latitude_deg * u.deg,
+            lon=self.longitude_deg * u.deg,
+            height=self.elevation_m * u.m,
         )
 
 
@@ -122,19 +124,24 @@ class TrackingService:
         ra, dec = check_coordinates(args.get("ra_deg"), args.get("dec_deg"))
         name = args.get("name") or f"RA {ra:.3f} Dec {dec:+.3f}"
         if not isinstance(name, str) or len(name) > 100:
-            raise InvalidValue("name must be a string of at most 100 characters")
+            raise InvalidValueError("name must be a string of at most 100 characters")
         pointing = self.calculator.pointing(ra, dec, self._now())
         self._check_altitude(name, pointing)
         with self._lock:
             self._controller.start_tracking(pointing.dome_azimuth, self.dead_band_deg)
             self._target = _Target(name, ra, dec, _time.time(), pointing)
             self.last_reason = None
-        self._on_event("tracking_target", {"name": name, "ra_deg": ra, "dec_deg": dec, "altitude": pointing.altitude})
-        return self.describe()
+        self._on_event(
+            "tracking_target",
+            {"name": name, "ra_deg": ra, "dec_deg": dec, "altitude": pointing.altitude},
+        )
+        described = self.describe()
+        assert described is not None
+        return described
 
     def _check_altitude(self, name: str, p: Pointing) -> None:
         if p.altitude < self.min_altitude_deg:
-            raise BelowHorizon(
+            raise BelowHorizonError(
                 f"{name} is at altitude {p.altitude:.1f} deg, below the limit of "
                 f"{self.min_altitude_deg:.1f} deg"
             )

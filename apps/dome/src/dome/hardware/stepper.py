@@ -36,7 +36,7 @@ class Segment:
         return self.steps / self.rate_hz
 
 
-class DirectionChangeWhileBusy(RuntimeError):
+class DirectionChangeError(RuntimeError):
     """DIR may only change once every queued pulse has gone out (the driver samples DIR on
     each pulse edge); the caller must let the queue drain first."""
 
@@ -153,7 +153,7 @@ class LgpioStepper:
     def queue(self, segment: Segment) -> None:
         if segment.direction != self._direction:
             if self._lg.tx_busy(self._handle, self._step, self._lg.TX_PWM):
-                raise DirectionChangeWhileBusy("queued pulses still going out")
+                raise DirectionChangeError("queued pulses still going out")
             self._lg.gpio_write(self._handle, self._dir, 1 if segment.direction > 0 else 0)
             self._direction = segment.direction
             # DIR lead time: a few microseconds, far below the control period, and the

@@ -18,7 +18,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from dome.hardware.encoder import COUNTS_PER_TURN, build_frame
-from dome.hardware.stepper import DirectionChangeWhileBusy, Segment
+from dome.hardware.stepper import DirectionChangeError, Segment
 
 _SUBSTEP = 0.002
 
@@ -68,7 +68,7 @@ class SimDome:
 
     def __post_init__(self) -> None:
         self._lock = threading.RLock()
-        self._rng = random.Random(self.seed)
+        self._rng = random.Random(self.seed)  # noqa: S311 - physics noise, not secrets
         self._t = self.clock()
         self._queue: deque[list[Any]] = deque()  # [segment, steps_left, fraction]
         self._emitted = 0
@@ -134,7 +134,7 @@ class SimDome:
         with self._lock:
             self.advance()
             if self._queue and self._queue[-1][0].direction != segment.direction:
-                raise DirectionChangeWhileBusy("queued pulses still going out")
+                raise DirectionChangeError("queued pulses still going out")
             self._queue.append([segment, segment.steps, 0.0])
 
     def pending_steps(self) -> int:
