@@ -52,7 +52,7 @@ class DomeSettings(ServiceSettings):
     max_speed_deg_s: float = Field(default=6.0, gt=0, le=30)
     acceleration_deg_s2: float = Field(default=6.0, gt=0, le=60)
     creep_speed_deg_s: float = Field(default=0.5, gt=0)
-    stall_counts: float = Field(default=3.0, ge=1.5)
+    stall_counts: float = Field(default=2.0, ge=1.5)
     control_hz: float = Field(default=50.0, ge=5, le=200)
     stop_timeout_s: float = Field(default=10.0, gt=0)
 

@@ -123,6 +123,7 @@ class Controller:
         self._settle_until = 0.0
         self._settle_tries = 0
         self._bad_in_row = 0
+        self._last_bad = ""
         self._frames_ok = 0
         self._frame_errors: Counter[str] = Counter({kind.value: 0 for kind in FrameError})
         self._stall_ref_emitted = 0
@@ -186,7 +187,9 @@ class Controller:
             self._read_encoder()
             if self._state is State.FAULT or self._unwrapped is None:
                 return
-            if self._check_stall():
+            # only a good frame is evidence: a dropped one says nothing about motion, and a
+            # run of them is the bad-frame limit's business
+            if self._bad_in_row == 0 and self._check_stall():
                 return
             self._drive(now, dt)
 
@@ -216,6 +219,7 @@ class Controller:
     def _bad_frame(self, kind: FrameError) -> None:
         self._frame_errors[kind.value] += 1
         self._bad_in_row += 1
+        self._last_bad = kind.value
         if self._bad_in_row >= self.m.bad_frames_to_fault and self._state is not State.FAULT:
             self._to_fault(f"encoder: {self._bad_in_row} bad frames in a row (last: {kind.value})")
 
@@ -250,14 +254,24 @@ class Controller:
         if self._mode is _Mode.POSITION:
             assert self._target_unwrapped is not None
             err_counts = self._target_unwrapped - self._unwrapped
+            # between encoder counts, dead-reckon from the steps sent since the last change
+            since = (self._stepper.emitted_steps() - self._stall_ref_emitted) / (
+                self.m.steps_per_deg * self.m.deg_per_count
+            )
+            err_est = err_counts - min(max(since, -1.0), 1.0)
             if abs(err_counts) <= 0.5:
                 self._halt()
                 self._mode = _Mode.SETTLING
                 self._settle_until = now + self.m.settle_s
                 return
-            dist = max(abs(err_counts) - 0.5, 0.0) * self.m.deg_per_count
+            # aim to reach creep speed a count and a half out: the last counts are
+            # crept, and creep is within the motor's start-stop rate, so the stop at
+            # the target count needs no ramp
+            dist = max(abs(err_est) - 1.0, 0.0) * self.m.deg_per_count
             dist = max(dist - abs(self._v) * _LOOKAHEAD_S, 0.0)
-            speed = min(self.m.max_speed_deg_s, math.sqrt(2 * self.m.acceleration_deg_s2 * dist))
+            # braking planned at 80% of the limit, so the ramp can always follow the plan
+            brake = 0.8 * self.m.acceleration_deg_s2
+            speed = min(self.m.max_speed_deg_s, math.sqrt(2 * brake * dist))
             self._v_target = math.copysign(max(speed, self.m.creep_speed_deg_s), err_counts)
         step = self.m.acceleration_deg_s2 * dt
         v_new = self._v + min(max(self._v_target - self._v, -step), step)

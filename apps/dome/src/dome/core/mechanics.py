@@ -16,7 +16,7 @@ class Mechanics:
     max_speed_deg_s: float = 6.0
     acceleration_deg_s2: float = 6.0
     creep_speed_deg_s: float = 0.5
-    stall_counts: float = 3.0
+    stall_counts: float = 2.0
     bad_frames_to_fault: int = 10
     settle_s: float = 0.25
     settle_retries: int = 5

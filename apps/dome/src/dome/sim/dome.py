@@ -54,7 +54,7 @@ class SimMechanics:
     encoder_turns_per_dome_turn: int = 1
     backlash_deg: float = 0.1
     slip_fraction: float = 0.002
-    inertia_s: float = 0.05
+    inertia_s: float = 0.02
     encoder_offset_counts: int = 0
 
 

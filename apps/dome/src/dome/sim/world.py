@@ -27,7 +27,7 @@ class SimWorld:
     state_file: Path | None = None
     backlash_deg: float = 0.1
     slip_fraction: float = 0.002
-    inertia_s: float = 0.05
+    inertia_s: float = 0.02
 
     def __post_init__(self) -> None:
         self.clock = ManualClock()
