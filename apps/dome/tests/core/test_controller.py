@@ -48,7 +48,8 @@ def test_goto_takes_the_shortest_way_and_settles_within_one_count(
     assert status.state is State.IDLE
     assert status.last_outcome == "goto: arrived"
     assert abs(shortest_delta(w.dome.dome_deg, target)) <= ONE_COUNT
-    assert status.azimuth is not None and abs(shortest_delta(status.azimuth, target)) <= ONE_COUNT
+    assert status.azimuth is not None
+    assert abs(shortest_delta(status.azimuth, target)) <= ONE_COUNT
 
 
 def test_speed_and_acceleration_stay_within_limits() -> None:
@@ -243,5 +244,6 @@ def test_geared_encoder_unwraps_across_turns() -> None:
     c.goto(170.0)  # the encoder wraps twice on the way
     settle(w)
     az = c.azimuth()
-    assert az is not None and abs(shortest_delta(az, 170.0)) <= 360 / 4096
+    assert az is not None
+    assert abs(shortest_delta(az, 170.0)) <= 360 / 4096
     assert abs(shortest_delta(w.dome.dome_deg, 170.0)) <= 2 * 360 / 4096

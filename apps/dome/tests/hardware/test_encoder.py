@@ -63,5 +63,5 @@ def test_out_of_range_words_are_refused(word: int) -> None:
 
 
 def test_out_of_range_positions_are_refused() -> None:
-    with pytest.raises(ValueError, match="0..1023"):
+    with pytest.raises(ValueError, match=r"0\.\.1023"):
         build_frame(1024)

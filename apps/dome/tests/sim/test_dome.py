@@ -72,7 +72,7 @@ def test_unknown_or_bad_faults_are_refused() -> None:
     faults = SimFaults()
     with pytest.raises(ValueError, match="unknown simulator fault"):
         faults.update(on_fire=True)
-    with pytest.raises(ValueError, match="0..1"):
+    with pytest.raises(ValueError, match=r"0\.\.1"):
         faults.update(parity_error_rate=2.0)
     with pytest.raises(ValueError, match="true or false"):
         faults.update(stalled_motor="yes")
