@@ -56,6 +56,8 @@ class DomeGeometry:
                 sign = 1.0 if self.pier_side == "east" else -1.0
                 k = sign * self.optical_offset_m / norm
                 origin = (origin[0] + k * d[0], origin[1] + k * d[1], origin[2] + k * d[2])
+        if _dot(origin, origin) >= self.radius_m**2:
+            raise ValueError("the telescope is outside the dome: check the geometry settings")
         ot = _dot(origin, t)
         disc = ot * ot - _dot(origin, origin) + self.radius_m**2
         if disc < 0:
