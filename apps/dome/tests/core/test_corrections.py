@@ -55,7 +55,8 @@ def test_legacy_spreadsheet_imports_275_points(tmp_path: Path) -> None:
     rng = random.Random(4)
     truth = {round(i * 360 / 270, 2): rng.uniform(-2, 2) for i in range(270)}
     points: list[tuple[float, float | None]] = [(az, (az + c) % 360) for az, c in truth.items()]
-    points += [(next(iter(truth)), (next(iter(truth)) + next(iter(truth.values())) + 0.2) % 360)]  # repeat
+    first = next(iter(truth))
+    points += [(first, (first + truth[first] + 0.2) % 360)]  # measured twice
     points += [(5.0, None)] * 4  # not measured: skipped
     source, target = tmp_path / "old.csv", tmp_path / "new.csv"
     source.write_text(legacy_export(points))
