@@ -70,7 +70,7 @@ def test_slew_sync_abort_through_alpyca(dome: Dome) -> None:
     with pytest.raises(InvalidValueException):
         dome.SlewToAzimuth(400.0)
     with pytest.raises(NotImplementedException):
-        dome.ShutterStatus
+        _ = dome.ShutterStatus
     with pytest.raises(NotImplementedException):
         dome.OpenShutter()
     assert dome.InterfaceVersion == 2
