@@ -54,6 +54,7 @@ class DomeSettings(ServiceSettings):
     creep_speed_deg_s: float = Field(default=0.5, gt=0)
     stall_counts: float = Field(default=2.0, ge=1.5)
     control_hz: float = Field(default=50.0, ge=5, le=200)
+    control_rt_priority: int = Field(default=20, ge=0, le=99)
     stop_timeout_s: float = Field(default=10.0, gt=0)
 
     # --- site and geometry ---

@@ -49,6 +49,7 @@ class IpcServer:
 
         class _Server(socketserver.ThreadingUnixStreamServer):
             daemon_threads = True
+            request_queue_size = 64
 
         path.parent.mkdir(parents=True, exist_ok=True)
         with contextlib.suppress(FileNotFoundError):
@@ -135,13 +136,22 @@ class IpcClient:
 class AsyncIpcClient:
     """The API's client: a small pool of connections, so slow calls do not queue reads."""
 
-    def __init__(self, path: Path, timeout: float = 5.0, pool: int = 4) -> None:
+    def __init__(self, path: Path, timeout: float = 5.0, pool: int = 8) -> None:
         self._path = path
         self._timeout = timeout
         self._idle: list[tuple[asyncio.StreamReader, asyncio.StreamWriter]] = []
         self._pool = pool
+        self._slots: asyncio.Semaphore | None = None
 
     async def call(self, op: str, **args: Any) -> Any:
+        # at most `pool` connections: a burst of requests queues here, not in the
+        # control process's accept backlog
+        if self._slots is None:
+            self._slots = asyncio.Semaphore(self._pool)
+        async with self._slots:
+            return await self._call(op, args)
+
+    async def _call(self, op: str, args: dict[str, Any]) -> Any:
         conn = self._idle.pop() if self._idle else None
         try:
             if conn is None:

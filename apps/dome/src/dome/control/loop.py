@@ -8,6 +8,7 @@ for jitter) and is the only thing that feeds the systemd watchdog.
 from __future__ import annotations
 
 import bisect
+import os
 import threading
 import time
 from collections import deque
@@ -49,7 +50,9 @@ class ControlLoop:
         notifier: Notifier | None = None,
         after_tick: Callable[[], None] | None = None,
         clock: Callable[[], float] = time.monotonic,
+        rt_priority: int = 0,
     ) -> None:
+        self._rt_priority = rt_priority
         self._controller = controller
         self.period = period
         self._notifier = notifier or Notifier()
@@ -82,7 +85,19 @@ class ControlLoop:
     def failure(self) -> str | None:
         return self._failed
 
+    def _realtime(self) -> None:
+        """SCHED_FIFO for this thread only, so a busy machine does not delay the ticks; the
+        unit grants it with LimitRTPRIO. Without the right, the loop runs at normal priority."""
+        if not self._rt_priority or not hasattr(os, "sched_setscheduler"):
+            return
+        try:
+            os.sched_setscheduler(0, os.SCHED_FIFO, os.sched_param(self._rt_priority))
+            log.info("control loop runs SCHED_FIFO", priority=self._rt_priority)
+        except (PermissionError, OSError) as exc:
+            log.warning("no real-time priority for the control loop", error=str(exc))
+
     def _run(self) -> None:
+        self._realtime()
         next_deadline = self._clock()
         watchdog_every = self._notifier.watchdog_interval
         last_watchdog = 0.0

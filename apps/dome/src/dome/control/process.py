@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import signal
+import sys
 import threading
 import time
 from pathlib import Path
@@ -77,7 +78,12 @@ class ControlService:
             settings, self.controller, self.recorder.record
         )
         self.notifier = notifier or Notifier()
-        self.loop = ControlLoop(self.controller, self.mechanics.period, notifier=self.notifier)
+        self.loop = ControlLoop(
+            self.controller,
+            self.mechanics.period,
+            notifier=self.notifier,
+            rt_priority=settings.control_rt_priority,
+        )
         self.ipc = IpcServer(settings.socket_path, self.handlers())
 
     def handlers(self) -> dict[str, Handler]:
@@ -99,6 +105,7 @@ class ControlService:
         h: dict[str, Handler] = {
             "status": status,
             "loop_stats": lambda a: self.loop.stats(),
+            "loop_periods": lambda a: list(self.loop.recent_periods),
             "goto": lambda a: c.goto(_arg(a, "azimuth")),
             "jog": lambda a: c.jog(_arg(a, "degrees")),
             "continuous": lambda a: c.move_continuous(_arg(a, "direction")),
@@ -166,6 +173,9 @@ def _arg(args: dict[str, Any], name: str) -> Any:
 
 def run_control(settings: DomeSettings, *, sim: bool) -> int:
     settings.state_dir.mkdir(parents=True, exist_ok=True)
+    # The IPC, tracking and history threads share the GIL with the loop: hand it over
+    # every 0.5 ms instead of 5 ms, so the loop waits at most that long for it.
+    sys.setswitchinterval(0.0005)
     stop = threading.Event()
 
     def on_signal(signum: int, _frame: Any) -> None:
