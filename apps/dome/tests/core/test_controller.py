@@ -247,3 +247,21 @@ def test_geared_encoder_unwraps_across_turns() -> None:
     assert az is not None
     assert abs(shortest_delta(az, 170.0)) <= 360 / 4096
     assert abs(shortest_delta(w.dome.dome_deg, 170.0)) <= 2 * 360 / 4096
+
+
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+
+@settings(max_examples=25, deadline=None)
+@given(st.floats(0, 359.9), st.floats(0, 359.9))
+def test_any_goto_settles_within_one_count_the_short_way(start: float, target: float) -> None:
+    w = world(start)
+    c = w.controller
+    before = w.dome.snapshot()["emitted_steps"]
+    c.goto(target)
+    settle(w)
+    turned = (w.dome.snapshot()["emitted_steps"] - before) / w.mechanics.steps_per_deg
+    assert abs(turned) <= abs(shortest_delta(start, target)) + 2 * ONE_COUNT
+    assert c.state is State.IDLE
+    assert abs(shortest_delta(w.dome.dome_deg, target)) <= ONE_COUNT

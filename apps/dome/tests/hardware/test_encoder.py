@@ -65,3 +65,38 @@ def test_out_of_range_words_are_refused(word: int) -> None:
 def test_out_of_range_positions_are_refused() -> None:
     with pytest.raises(ValueError, match=r"0\.\.1023"):
         build_frame(1024)
+
+
+def test_spi_encoder_reads_two_bytes_msb_first(monkeypatch: pytest.MonkeyPatch) -> None:
+    """spidev stands in for the Pi's SPI bus (no /dev/spidev here); the test checks the
+    settings it is opened with and how the two bytes become one frame."""
+    import sys
+    import types
+
+    from dome.hardware.encoder import SpiEncoder
+
+    opened: dict[str, object] = {}
+
+    class FakeSpiDev:
+        def open(self, bus: int, device: int) -> None:
+            opened["bus"] = (bus, device)
+
+        def xfer2(self, data: list[int]) -> list[int]:
+            opened["sent"] = data
+            word = build_frame(700)
+            return [word >> 8, word & 0xFF]
+
+        def close(self) -> None:
+            opened["closed"] = True
+
+    fake = types.ModuleType("spidev")
+    fake.SpiDev = FakeSpiDev  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "spidev", fake)
+    enc = SpiEncoder(0, 1, 500_000, 3)
+    assert parse_frame(enc.read_word()).position == 700
+    assert opened["bus"] == (0, 1)
+    assert opened["sent"] == [0, 0]
+    enc.close()
+    assert opened["closed"]
+    with pytest.raises(ValueError, match="1 MHz"):
+        SpiEncoder(0, 0, 2_000_000, 3)
