@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 from dome.control.ipc import IpcClient, IpcServer
-from dome.core.errors import FaultedError, InvalidValueError, NotConnectedError
+from dome.core.errors import DomeError, FaultedError, InvalidValueError, NotConnectedError
 
 
 @pytest.fixture
@@ -44,7 +44,8 @@ def test_malformed_lines_are_answered_not_fatal(server: Path) -> None:
             f.flush()
             assert b'"ok": false' in f.readline()
     client = IpcClient(server)
-    assert "internal error" in str(pytest.raises(Exception, client.call, "boom").value)
+    with pytest.raises(DomeError, match="internal error"):
+        client.call("boom")
     assert client.call("echo") == {}
 
 
