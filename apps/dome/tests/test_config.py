@@ -41,6 +41,7 @@ def test_bad_settings_name_the_variable(
         load_settings(DomeSettings)
 
 
+@pytest.mark.integration
 def test_serving_without_a_token_is_a_configuration_error(tmp_path: Path) -> None:
     env = {"PATH": "/usr/bin:/bin", "DOME_STATE_DIR": str(tmp_path)}
     r = subprocess.run(
