@@ -8,7 +8,6 @@ from typing import Any
 
 import httpx
 import pytest
-
 from dome.api.app import create_app
 from dome.config import DomeSettings
 
