@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Annotated, Any
 
 from pydantic import BeforeValidator, PlainSerializer
+from pydantic_settings import NoDecode
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,5 +55,9 @@ def _coerce(value: Any) -> ListenAddress:
     raise ValueError(f"expected a HOST:PORT string, got {type(value).__name__}")
 
 
-Listen = Annotated[ListenAddress, BeforeValidator(_coerce), PlainSerializer(str, return_type=str)]
+# NoDecode: pydantic-settings would otherwise parse a dataclass field from the environment
+# as JSON, and `APP_LISTEN=127.0.0.1:8080` would fail before `_coerce` ever saw it.
+Listen = Annotated[
+    ListenAddress, BeforeValidator(_coerce), PlainSerializer(str, return_type=str), NoDecode
+]
 """A settings field type: ``listen: Listen = ListenAddress.parse("0.0.0.0:3030")``."""
