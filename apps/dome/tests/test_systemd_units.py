@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 from pathlib import Path
-
-import pytest
 
 UNITS = Path(__file__).parents[1] / "systemd"
 
@@ -30,7 +27,8 @@ def test_control_unit_is_notify_with_a_watchdog_and_only_its_devices() -> None:
     assert any(a.startswith("/dev/spidev") for a in allowed)
     assert any(a.startswith("/dev/gpiochip") for a in allowed)
     assert d["RestartPreventExitStatus"] == ["2"]
-    assert "Requires" not in d and "BindsTo" not in d  # depends on no other unit
+    assert "Requires" not in d  # depends on no other unit
+    assert "BindsTo" not in d
 
 
 def test_api_unit_gets_the_token_as_a_credential_and_no_devices() -> None:
