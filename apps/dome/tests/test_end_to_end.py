@@ -228,24 +228,30 @@ def test_an_api_crash_stops_nothing_and_moves_nothing(dome_server: DomeServer) -
 
 
 def test_sigterm_mid_slew_stops_the_dome_before_exit() -> None:
+    """SIGTERM to the control process, as systemd sends it to dome-control."""
     server = start_server({"DOME_MAX_SPEED_DEG_S": "6", "DOME_ACCELERATION_DEG_S2": "6"})
     try:
+        control = next(
+            p for p in psutil.Process(server.proc.pid).children() if "control" in p.cmdline()
+        )
         goto(server, 180.0)
         time.sleep(2.0)
         assert server.status()["moving"]
-        server.proc.send_signal(signal.SIGTERM)
+        control.send_signal(signal.SIGTERM)
         started = time.monotonic()
-        server.proc.wait(timeout=30)
+        control.wait(timeout=30)  # not our child: psutil cannot give its exit status
         took = time.monotonic() - started
-        assert server.proc.returncode == 0
+        server.proc.wait(timeout=30)  # without its control process, serve stops too
+        log = server.log.read_text()[-3000:]
+        assert "control process exited code=0" in log, log
+        assert took < 6, log  # a 1 s deceleration, then closing down
         final = json.loads((server.state_dir / "sim-dome.json").read_text())
-        assert final["pending_steps"] == 0
-        assert 5 < final["dome_deg"] < 170  # stopped on the way, not at the target
-        assert took < 6
+        assert final["pending_steps"] == 0, log
+        assert 5 < final["dome_deg"] < 170, log  # stopped on the way, not at the target
         conn = sqlite3.connect(server.state_dir / "sessions.sqlite")
         outcome = conn.execute("SELECT outcome FROM sessions ORDER BY id DESC").fetchone()[0]
         conn.close()
-        assert outcome == "stopped"
-        assert "dome stopped" in server.log.read_text()
+        assert outcome == "stopped", log
+        assert "dome stopped" in log
     finally:
         stop_server(server)
