@@ -54,3 +54,22 @@ def test_serving_without_a_token_is_a_configuration_error(tmp_path: Path) -> Non
     assert r.returncode == 2
     assert "DOME_API_TOKEN" in r.stderr
     assert "Traceback" not in r.stderr
+
+
+@pytest.mark.integration
+def test_without_sim_and_without_hardware_the_control_process_says_so(tmp_path: Path) -> None:
+    env = {
+        "PATH": "/usr/bin:/bin",
+        "DOME_STATE_DIR": str(tmp_path),
+        "DOME_SOCKET_PATH": str(tmp_path / "s"),
+    }
+    r = subprocess.run(
+        [sys.executable, "-m", "dome", "control"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert r.returncode == 1
+    assert "cannot open the dome hardware" in r.stderr + r.stdout
+    assert "Traceback" not in r.stderr

@@ -184,7 +184,12 @@ def run_control(settings: DomeSettings, *, sim: bool) -> int:
 
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
-    service = ControlService(settings, sim=sim)
+    try:
+        service = ControlService(settings, sim=sim)
+    except (ImportError, OSError) as exc:
+        # no lgpio/spidev (not a Pi, or the `pi` extra missing) or no access to the devices
+        log.error("cannot open the dome hardware (use --sim to simulate)", error=str(exc))
+        return 1
     service.start()
     if not service.wait_ready():
         log.error("control loop did not become healthy (no valid encoder frame)")
