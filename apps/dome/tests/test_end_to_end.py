@@ -255,3 +255,21 @@ def test_sigterm_mid_slew_stops_the_dome_before_exit() -> None:
         assert "dome stopped" in log
     finally:
         stop_server(server)
+
+
+def test_sigterm_to_dome_serve_mid_slew_stops_the_dome_before_exit() -> None:
+    server = start_server({"DOME_MAX_SPEED_DEG_S": "6", "DOME_ACCELERATION_DEG_S2": "6"})
+    try:
+        goto(server, 180.0)
+        time.sleep(2.0)
+        assert server.status()["moving"]
+        server.proc.send_signal(signal.SIGTERM)
+        server.proc.wait(timeout=30)
+        log = server.log.read_text()[-3000:]
+        assert server.proc.returncode == 0, log
+        final = json.loads((server.state_dir / "sim-dome.json").read_text())
+        assert final["pending_steps"] == 0, log
+        assert 5 < final["dome_deg"] < 60, log  # stopped soon, far from the target
+        assert "dome stopped" in log
+    finally:
+        stop_server(server)

@@ -87,7 +87,7 @@ def _run_api(settings: DomeSettings, *, sim: bool) -> int:
 
 def _serve(args: argparse.Namespace, settings: DomeSettings) -> int:
     """Start the control process, then the API; restart the API if it dies; on SIGTERM
-    stop the API first, then the control process (which stops the dome)."""
+    or SIGINT pass it to both (the control process stops the dome before it exits)."""
     base = [sys.executable, "-m", "dome"]
     extra = ["--sim"] if args.sim else []
     if args.config:
@@ -122,13 +122,17 @@ def _serve(args: argparse.Namespace, settings: DomeSettings) -> int:
         if api.poll() is not None:
             log.error("API process exited: restarting it", code=api.returncode)
             api = subprocess.Popen([*base, "api", *extra], env=env)
-    for proc in (api, control):
+    # both at once: the control process starts stopping the dome now, not after the
+    # API has finished its graceful shutdown
+    for proc in (control, api):
         if proc.poll() is None:
             proc.send_signal(signal.SIGTERM)
-            try:
-                proc.wait(timeout=settings.stop_timeout_s + 5)
-            except subprocess.TimeoutExpired:
-                proc.kill()
+    for proc in (control, api):
+        try:
+            proc.wait(timeout=settings.stop_timeout_s + 5)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
     return code
 
 
