@@ -1,0 +1,3 @@
+from dome.cli import entry
+
+entry()

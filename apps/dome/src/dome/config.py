@@ -1,0 +1,117 @@
+"""The dome's settings: environment (``DOME_*``) > systemd credentials > YAML file > defaults."""
+
+from __future__ import annotations
+
+import ipaddress
+from functools import lru_cache
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import NoDecode, SettingsConfigDict
+
+from dome.core.mechanics import Mechanics
+from labkit.listen import Listen, ListenAddress
+from labkit.settings import ServiceSettings, load_settings
+
+
+class DomeSettings(ServiceSettings):
+    model_config = SettingsConfigDict(env_prefix="DOME_", extra="forbid", frozen=True)
+
+    # --- processes and files ---
+    # NoDecode: pydantic-settings would otherwise read a dataclass from the env as JSON
+    listen: Annotated[Listen, NoDecode] = ListenAddress.parse("0.0.0.0:8470")
+    socket_path: Path = Path("/run/dome/control.sock")
+    state_dir: Path = Path("/var/lib/dome")
+    log_level: str = "info"
+
+    # --- access ---
+    api_token: SecretStr | None = None
+    open_reads: bool = True
+    alpaca_access: Literal["off", "allow"] = "allow"
+    alpaca_allow_networks: list[str] = Field(default_factory=list)
+    alpaca_basic_user: str | None = None
+    alpaca_basic_password: SecretStr | None = None
+    alpaca_discovery_port: int = Field(default=32227, ge=0, le=65535)
+    alpaca_discovery_host: str = "0.0.0.0"
+
+    # --- hardware (real) ---
+    gpio_chip: int = 0
+    dir_gpio: int = 17
+    step_gpio: int = 18
+    spi_bus: int = 0
+    spi_device: int = 0
+    spi_speed_hz: int = Field(default=500_000, gt=0, le=1_000_000)
+    spi_mode: int = Field(default=3, ge=0, le=3)
+
+    # --- mechanics and limits ---
+    motor_steps_per_rev: int = Field(default=200, gt=0)
+    microsteps: int = Field(default=8, gt=0)
+    motor_turns_per_dome_turn: float = Field(default=200.0, gt=0)
+    encoder_turns_per_dome_turn: int = Field(default=1, ge=1)
+    max_speed_deg_s: float = Field(default=6.0, gt=0, le=30)
+    acceleration_deg_s2: float = Field(default=6.0, gt=0, le=60)
+    creep_speed_deg_s: float = Field(default=0.5, gt=0)
+    stall_counts: float = Field(default=2.0, ge=1.5)
+    control_hz: float = Field(default=50.0, ge=5, le=200)
+    control_rt_priority: int = Field(default=20, ge=0, le=99)
+    stop_timeout_s: float = Field(default=10.0, gt=0)
+
+    # --- site and geometry ---
+    latitude_deg: float = Field(default=52.0, ge=-90, le=90)
+    longitude_deg: float = Field(default=5.0, ge=-180, le=180)
+    elevation_m: float = 10.0
+    dome_radius_m: float = Field(default=1.5, gt=0)
+    mount_offset_north_m: float = 0.0
+    mount_offset_east_m: float = 0.0
+    mount_offset_up_m: float = 0.0
+    optical_offset_m: float = Field(default=0.0, ge=0)
+    pier_side: Literal["east", "west"] = "east"
+    correction_table: Path | None = None
+
+    # --- tracking ---
+    tracking_update_s: float = Field(default=10.0, gt=0)
+    tracking_dead_band_deg: float = Field(default=2.0, ge=0, le=30)
+    min_altitude_deg: float = Field(default=5.0, ge=-5, le=80)
+    simbad_online: bool = False
+
+    # --- history ---
+    session_retention_days: int = Field(default=90, ge=1)
+
+    @field_validator("alpaca_allow_networks")
+    @classmethod
+    def _networks(cls, value: list[str]) -> list[str]:
+        for net in value:
+            ipaddress.ip_network(net, strict=False)
+        return value
+
+    def mechanics(self) -> Mechanics:
+        return Mechanics(
+            motor_steps_per_rev=self.motor_steps_per_rev,
+            microsteps=self.microsteps,
+            motor_turns_per_dome_turn=self.motor_turns_per_dome_turn,
+            encoder_turns_per_dome_turn=self.encoder_turns_per_dome_turn,
+            max_speed_deg_s=self.max_speed_deg_s,
+            acceleration_deg_s2=self.acceleration_deg_s2,
+            creep_speed_deg_s=min(self.creep_speed_deg_s, self.max_speed_deg_s),
+            stall_counts=self.stall_counts,
+            tick_hz=self.control_hz,
+        )
+
+    @property
+    def positions_file(self) -> Path:
+        return self.state_dir / "positions.json"
+
+    @property
+    def sessions_db(self) -> Path:
+        return self.state_dir / "sessions.sqlite"
+
+    @property
+    def catalogue_cache(self) -> Path:
+        return self.state_dir / "catalogue-cache.json"
+
+
+@lru_cache(maxsize=1)
+def get_settings(config_file: Path | None = None) -> DomeSettings:
+    """The settings, built once per process; tests call ``get_settings.cache_clear()``."""
+    return load_settings(DomeSettings, config_file)

@@ -1,0 +1,88 @@
+"""The control loop on the real clock, with a real notification socket standing in for
+systemd's (systemd is not PID 1 here): the watchdog is fed only while the loop is healthy."""
+
+from __future__ import annotations
+
+import socket
+import time
+from pathlib import Path
+
+import pytest
+
+from dome.control.loop import ControlLoop
+from dome.core.controller import Controller
+from dome.core.mechanics import Mechanics
+from dome.core.store import PositionStore
+from dome.sim.dome import SimDome, SimEncoder, SimMechanics, SimStepper
+from labkit.systemd import Notifier
+
+
+class Breakable(Controller):
+    broken = False
+
+    def tick(self) -> None:
+        if self.broken:
+            raise RuntimeError("simulated bug in a tick")
+        super().tick()
+
+
+def make(tmp_path: Path) -> tuple[Breakable, SimDome]:
+    mech = Mechanics()
+    dome = SimDome(SimMechanics(steps_per_dome_turn=mech.steps_per_dome_turn), clock=time.monotonic)
+    c = Breakable(mech, SimStepper(dome), SimEncoder(dome), PositionStore(None), time.monotonic)
+    return c, dome
+
+
+def messages(sock: socket.socket) -> list[bytes]:
+    out = []
+    sock.setblocking(False)
+    while True:
+        try:
+            out.append(sock.recv(256))
+        except BlockingIOError:
+            return out
+
+
+def test_watchdog_fed_while_healthy_and_starved_after_a_failed_tick(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = str(tmp_path / "notify")
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    sock.bind(path)
+    monkeypatch.setenv("NOTIFY_SOCKET", path)
+    notifier = Notifier({"NOTIFY_SOCKET": path, "WATCHDOG_USEC": "100000"})
+    controller, dome = make(tmp_path)
+    loop = ControlLoop(controller, 0.02, notifier=notifier)
+    loop.start()
+    try:
+        time.sleep(0.5)
+        assert loop.healthy()
+        fed = [m for m in messages(sock) if m == b"WATCHDOG=1"]
+        assert len(fed) >= 5  # every 50 ms
+        controller.move_continuous(1)
+        time.sleep(0.3)
+        assert dome.snapshot()["pending_steps"] > 0
+        controller.broken = True
+        time.sleep(0.3)
+        assert not loop.healthy()
+        assert loop.failure is not None
+        assert "simulated bug" in loop.failure
+        messages(sock)
+        time.sleep(0.3)
+        assert b"WATCHDOG=1" not in messages(sock)  # starved
+        assert dome.snapshot()["pending_steps"] == 0  # and the motor was stopped
+    finally:
+        loop.stop()
+        sock.close()
+
+
+def test_loop_keeps_its_rate(tmp_path: Path) -> None:
+    controller, _ = make(tmp_path)
+    loop = ControlLoop(controller, 0.02, notifier=Notifier({}))
+    loop.start()
+    time.sleep(1.0)
+    loop.stop()
+    stats = loop.stats()
+    assert 40 <= stats["ticks"] <= 55
+    assert 45 < stats["rate_hz"] < 55
+    assert sum(stats["bucket_counts"]) == stats["count"]
