@@ -50,7 +50,9 @@ def test_watchdog_fed_while_healthy_and_starved_after_a_failed_tick(
     sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
     sock.bind(path)
     monkeypatch.setenv("NOTIFY_SOCKET", path)
-    notifier = Notifier({"NOTIFY_SOCKET": path, "WATCHDOG_USEC": "100000"})
+    monkeypatch.setenv("WATCHDOG_USEC", "100000")
+    monkeypatch.delenv("WATCHDOG_PID", raising=False)
+    notifier = Notifier()
     controller, dome = make(tmp_path)
     loop = ControlLoop(controller, 0.02, notifier=notifier)
     loop.start()
@@ -76,9 +78,10 @@ def test_watchdog_fed_while_healthy_and_starved_after_a_failed_tick(
         sock.close()
 
 
-def test_loop_keeps_its_rate(tmp_path: Path) -> None:
+def test_loop_keeps_its_rate(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("NOTIFY_SOCKET", raising=False)
     controller, _ = make(tmp_path)
-    loop = ControlLoop(controller, 0.02, notifier=Notifier({}))
+    loop = ControlLoop(controller, 0.02, notifier=Notifier())
     loop.start()
     time.sleep(1.0)
     loop.stop()
