@@ -30,7 +30,7 @@ def query(prometheus: int, expr: str) -> list[dict[str, object]]:
 
 
 def test_lab_comes_up_scrapes_the_pico_and_stops_cleanly() -> None:
-    prometheus, sim, exporter, daq = free_ports(4)
+    prometheus, sim, exporter, daq, dome, discovery = free_ports(6)
     lab = subprocess.Popen(
         [
             sys.executable, "-m", "labctl", "up",
@@ -38,6 +38,8 @@ def test_lab_comes_up_scrapes_the_pico_and_stops_cleanly() -> None:
             f"--picotemp-sim-port={sim}",
             f"--picotemp-exporter-port={exporter}",
             f"--daq-port={daq}",
+            f"--dome-port={dome}",
+            f"--dome-discovery-port={discovery}",
         ],
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
@@ -60,10 +62,10 @@ def test_lab_comes_up_scrapes_the_pico_and_stops_cleanly() -> None:
         assert up, "Prometheus never saw pico_up == 1"
         deadline = time.monotonic() + 40
         targets: list[dict[str, object]] = []
-        while time.monotonic() < deadline and len(targets) < 3:
+        while time.monotonic() < deadline and len(targets) < 4:
             targets = query(prometheus, "up == 1")
             time.sleep(0.5)
-        assert {t["metric"]["job"] for t in targets} == {"prometheus", "picotemp", "daq"}
+        assert {t["metric"]["job"] for t in targets} == {"prometheus", "picotemp", "daq", "dome"}
         rules = httpx.get(f"http://127.0.0.1:{prometheus}/api/v1/rules").json()
         assert rules["data"]["groups"], "no alert rules were loaded"
         # A second lab on the same ports must refuse, naming the problem.
@@ -86,6 +88,6 @@ def test_lab_comes_up_scrapes_the_pico_and_stops_cleanly() -> None:
         if lab.poll() is None:
             lab.send_signal(signal.SIGINT)
             lab.wait(timeout=30)
-    for port in (prometheus, sim, exporter, daq):
+    for port in (prometheus, sim, exporter, daq, dome):
         with socket.socket() as sock:
             assert sock.connect_ex(("127.0.0.1", port)) != 0, f"port {port} still answers"

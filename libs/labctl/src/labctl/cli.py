@@ -28,9 +28,11 @@ def up(ports: Ports) -> int:
     root = repo_root()
     state = state_dir(root)
     state.mkdir(exist_ok=True)
+    (state / "dome").mkdir(exist_ok=True)
     if other := running_pid(root):
         raise LabError(f"the lab is already running (pid {other}); stop it with `make lab-down`")
-    busy = [f"{name} port {port}" for name, port in vars(ports).items() if port_in_use(port)]
+    tcp_ports = {name: port for name, port in vars(ports).items() if name != "dome_discovery"}
+    busy = [f"{name} port {port}" for name, port in tcp_ports.items() if port_in_use(port)]
     if busy:
         raise LabError(f"ports already in use on 127.0.0.1: {', '.join(busy)}")
     prometheus_bin = shutil.which("prometheus")

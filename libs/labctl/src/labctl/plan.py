@@ -19,6 +19,8 @@ class Ports:
     picotemp_sim: int = 8780
     picotemp_exporter: int = 3030
     daq: int = 8790
+    dome: int = 8470
+    dome_discovery: int = 32227  # the Alpaca standard's UDP discovery port
 
 
 @dataclass(frozen=True)
@@ -62,6 +64,12 @@ def prometheus_config(ports: Ports, rules: list[Path]) -> str:
                 ],
             },
             {
+                "job_name": "dome",
+                "static_configs": [
+                    {"targets": [f"127.0.0.1:{ports.dome}"], "labels": {"instance": "dome-sim"}}
+                ],
+            },
+            {
                 "job_name": "daq",
                 "static_configs": [
                     {"targets": [f"127.0.0.1:{ports.daq}"], "labels": {"instance": "labpc-sim"}}
@@ -81,6 +89,7 @@ def services(
     exporter_url = f"http://127.0.0.1:{ports.picotemp_exporter}"
     prometheus_url = f"http://127.0.0.1:{ports.prometheus}"
     daq_url = f"http://127.0.0.1:{ports.daq}"
+    dome_url = f"http://127.0.0.1:{ports.dome}"
     return [
         Service(
             name="picotemp-sim",
@@ -97,6 +106,20 @@ def services(
             },
             ready_url=f"{exporter_url}/healthz",
             show={"Pico W exporter": f"{exporter_url}/metrics"},
+        ),
+        Service(
+            name="dome",
+            argv=[str(bin_dir / "dome"), "serve", "--sim", f"--listen=127.0.0.1:{ports.dome}"],
+            env={
+                "DOME_API_TOKEN": api_token,
+                "DOME_STATE_DIR": str(state / "dome"),
+                "DOME_SOCKET_PATH": str(state / "dome" / "control.sock"),
+                # Discovery answers only on this machine: the local lab is not for the LAN.
+                "DOME_ALPACA_DISCOVERY_HOST": "127.0.0.1",
+                "DOME_ALPACA_DISCOVERY_PORT": str(ports.dome_discovery),
+            },
+            ready_url=f"{dome_url}/healthz",
+            show={"Dome controller": f"{dome_url}/", "Dome API": f"{dome_url}/docs"},
         ),
         Service(
             name="daq",
