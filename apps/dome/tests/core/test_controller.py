@@ -93,6 +93,35 @@ def test_continuous_then_stop_decelerates() -> None:
     assert c.status().last_outcome == "continuous: stopped"
 
 
+@pytest.mark.parametrize("reverse", ["continuous", "jog", "goto"])
+def test_reversing_while_the_last_pulses_go_out_waits_for_them(reverse: str) -> None:
+    """A stop brings the velocity to 0 while the last pulses are still queued; a command
+    the other way in that window used to queue pulses of the other direction at once,
+    which the stepper refuses (DIR changed under queued pulses): the control loop failed
+    and the control process exited. The simulated stepper refuses it as the real one does."""
+    w = world(0.0)
+    c = w.controller
+    c.move_continuous(1)
+    w.run(2.0)
+    c.stop()
+    while c.status().velocity_deg_s != 0.0:
+        w.run(w.mechanics.period)
+    assert w.dome.pending_steps() > 0  # the window: still clockwise pulses queued
+    here = c.azimuth()
+    assert here is not None
+    if reverse == "continuous":
+        c.move_continuous(-1)
+    elif reverse == "jog":
+        c.jog(-20.0)
+    else:
+        c.goto((here - 20.0) % 360)
+    emitted = w.dome.snapshot()["emitted_steps"]
+    w.run(1.0)  # raised DirectionChangeError before the fix
+    assert c.state is State.SLEWING
+    assert c.status().velocity_deg_s < 0
+    assert w.dome.snapshot()["emitted_steps"] < emitted  # now turning anticlockwise
+
+
 def test_abort_stops_the_motor_now() -> None:
     w = world(0.0)
     c = w.controller
@@ -266,3 +295,45 @@ def test_any_goto_settles_within_one_count_the_short_way(start: float, target: f
     assert abs(turned) <= abs(shortest_delta(start, target)) + 2 * ONE_COUNT
     assert c.state is State.IDLE
     assert abs(shortest_delta(w.dome.dome_deg, target)) <= ONE_COUNT
+
+
+_COMMANDS = st.one_of(
+    st.tuples(st.just("goto"), st.floats(0, 359.9)),
+    st.tuples(st.just("jog"), st.floats(-360, 360).filter(lambda d: abs(d) > 0.01)),
+    st.tuples(st.just("continuous"), st.sampled_from([1, -1])),
+    st.tuples(st.just("stop"), st.none()),
+    st.tuples(st.just("abort"), st.none()),
+)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.lists(
+        st.tuples(_COMMANDS, st.lists(st.floats(0.1, 3.0), min_size=1, max_size=40)),
+        min_size=1,
+        max_size=8,
+    )
+)
+def test_no_command_sequence_makes_the_stepper_refuse_pulses(
+    plan: list[tuple[tuple[str, Any], list[float]]],
+) -> None:
+    """Commands arrive at any moment and ticks come early or late (the loop keeps absolute
+    deadlines, so a late tick is followed by a short one); whatever the order, the
+    controller never queues pulses the stepper refuses, which would fail the loop."""
+    w = world(90.0)
+    c = w.controller
+    for (op, arg), ticks in plan:
+        if op == "goto":
+            c.goto(arg)
+        elif op == "jog":
+            c.jog(arg)
+        elif op == "continuous":
+            c.move_continuous(arg)
+        elif op == "stop":
+            c.stop()
+        else:
+            c.abort()
+        for periods in ticks:
+            w.clock.now += periods * w.mechanics.period
+            c.tick()  # raises DirectionChangeError if DIR changes under queued pulses
+        assert c.state is not State.FAULT, c.status().fault

@@ -120,6 +120,7 @@ class Controller:
         self._v = 0.0
         self._v_target = 0.0
         self._frac_steps = 0.0
+        self._queued_direction = 0  # of the pulses last queued (+1, -1; 0 before any)
         self._settle_until = 0.0
         self._settle_tries = 0
         self._bad_in_row = 0
@@ -278,8 +279,12 @@ class Controller:
         if self._mode is _Mode.VELOCITY and self._v_target == 0.0 and abs(v_new) < 1e-9:
             v_new = 0.0
         pending = self._stepper.pending_steps()
-        if v_new * self._v < 0 and pending > 0:
-            v_new = 0.0  # DIR may only change once the queue has drained
+        direction = (v_new > 0) - (v_new < 0)
+        if direction and pending > 0 and direction != self._queued_direction:
+            # DIR may only change once the queue has drained. Compare with the pulses
+            # still queued, not with the last velocity: after a stop the velocity is
+            # already 0 while the last pulses are still going out.
+            v_new = 0.0
         self._v = v_new
         if v_new == 0.0:
             self._frac_steps = 0.0
@@ -291,7 +296,8 @@ class Controller:
         n = int(want)
         self._frac_steps = want - n
         if n > 0:
-            self._stepper.queue(Segment(1 if v_new > 0 else -1, rate, n))
+            self._stepper.queue(Segment(direction, rate, n))
+            self._queued_direction = direction
 
     def _settle(self, now: float) -> None:
         if now < self._settle_until:
