@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Annotated, Any
 
 from pydantic import BeforeValidator, PlainSerializer
+from pydantic_settings import NoDecode
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,5 +55,9 @@ def _coerce(value: Any) -> ListenAddress:
     raise ValueError(f"expected a HOST:PORT string, got {type(value).__name__}")
 
 
-Listen = Annotated[ListenAddress, BeforeValidator(_coerce), PlainSerializer(str, return_type=str)]
+# NoDecode: pydantic-settings treats a dataclass field as "complex" and would JSON-decode
+# the environment value ("127.0.0.1:3030" is not JSON) before our validator sees it.
+Listen = Annotated[
+    ListenAddress, NoDecode, BeforeValidator(_coerce), PlainSerializer(str, return_type=str)
+]
 """A settings field type: ``listen: Listen = ListenAddress.parse("0.0.0.0:3030")``."""

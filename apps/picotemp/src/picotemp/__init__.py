@@ -1,0 +1,1 @@
+"""Pico W temperature sensor: firmware, simulator and Prometheus exporter."""

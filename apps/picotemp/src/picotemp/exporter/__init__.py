@@ -1,0 +1,1 @@
+"""Prometheus exporter for the Pico W temperature sensor."""
