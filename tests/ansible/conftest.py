@@ -1,0 +1,38 @@
+"""Virtual Debian hosts for the Ansible tests: booted once per session, always removed."""
+
+from __future__ import annotations
+
+import atexit
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from labhosts import Lab
+from labhosts.playbooks import PlaybookRun, find_workspace, prepare_controller, run_playbook
+
+
+@pytest.fixture(scope="session")
+def workspace() -> Path:
+    return find_workspace(Path(__file__).parent)
+
+
+@pytest.fixture(scope="session")
+def lab(workspace: Path) -> Iterator[Lab]:
+    if os.geteuid() != 0:
+        pytest.fail("the virtual hosts need root (namespaces, mounts, systemd-nspawn)")
+    lab = Lab()
+    # Should the session die without running finalizers, still leave nothing behind.
+    atexit.register(lab.down)
+    try:
+        lab.up()
+        prepare_controller(workspace, [h.name for h in lab.hosts])
+        yield lab
+    finally:
+        lab.down()
+        atexit.unregister(lab.down)
+
+
+@pytest.fixture(scope="session")
+def first_converge(lab: Lab, workspace: Path) -> PlaybookRun:
+    return run_playbook(workspace, "playbooks/site.yml")
