@@ -1,0 +1,5 @@
+# Ansible: inventory, roles and playbooks (see playbooks/README.md).
+
+lint::
+	$(RUN) yamllint --strict .yamllint inventory playbooks roles tests/ansible
+	$(RUN) ansible-lint --profile production --strict playbooks/ roles/
