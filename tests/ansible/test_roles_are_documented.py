@@ -14,7 +14,12 @@ TYPES = {"str": str, "bool": bool, "int": int, "list": list, "dict": dict}
 
 def test_the_expected_roles_exist() -> None:
     assert set(ROLES) >= {
-        "base", "raspberry_pi", "node_exporter", "python_service", "serial_devices", "k3s_prereqs"
+        "base",
+        "raspberry_pi",
+        "node_exporter",
+        "python_service",
+        "serial_devices",
+        "k3s_prereqs",
     }
 
 

@@ -54,7 +54,10 @@ def source_key(workspace: Path, members: list[Path], arch: str) -> str:
 def uv_export(workspace: Path, package: str, *extra: str) -> list[str]:
     done = subprocess.run(
         ["uv", "export", "--frozen", "--no-dev", "--no-header", "--package", package, *extra],
-        cwd=workspace, capture_output=True, text=True, check=True,
+        cwd=workspace,
+        capture_output=True,
+        text=True,
+        check=True,
     )
     return done.stdout.splitlines()
 
@@ -72,14 +75,21 @@ def workspace_members(workspace: Path, package: str) -> list[Path]:
 def pip(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "pip", "--disable-pip-version-check", "--quiet", *args],
-        capture_output=True, text=True, check=False,
+        capture_output=True,
+        text=True,
+        check=False,
     )
 
 
 def download_wheels(requirements: Path, arch: str, dest: Path) -> list[str]:
     """Download binary wheels for the host; return the requirements only sources exist for."""
-    binary_flags = ["--only-binary=:all:", "--python-version", PYTHON_VERSION,
-                    "--implementation", "cp"]
+    binary_flags = [
+        "--only-binary=:all:",
+        "--python-version",
+        PYTHON_VERSION,
+        "--implementation",
+        "cp",
+    ]
     for tag in platform_tags(arch):
         binary_flags += ["--platform", tag]
     for abi in ABIS:
@@ -93,7 +103,8 @@ def download_wheels(requirements: Path, arch: str, dest: Path) -> list[str]:
     for block in blocks:
         single = dest / "single.txt"
         single.write_text(block)
-        if pip("download", "--no-deps", "-d", str(dest), *binary_flags, "-r", str(single)).returncode:
+        fetched = pip("download", "--no-deps", "-d", str(dest), *binary_flags, "-r", str(single))
+        if fetched.returncode:
             source_only.append(block)
         single.unlink()
     return source_only
@@ -197,7 +208,9 @@ def build(workspace: Path, package: str, arch: str, out: Path) -> dict[str, obje
             for member in members:
                 subprocess.run(
                     ["uv", "build", "--wheel", "--quiet", "-o", str(wheels), str(member)],
-                    cwd=workspace, check=True, capture_output=True,
+                    cwd=workspace,
+                    check=True,
+                    capture_output=True,
                 )
             host_build = []
             for block in download_wheels(requirements, arch, wheels):

@@ -13,7 +13,7 @@ from labhosts import image, machines, network, proxy
 from labhosts.layout import BRIDGE, DEFAULT_HOSTS, HostSpec, Layout, host_specs
 from labhosts.system import alive, terminate, unmount_below
 
-BOOT_TIMEOUT = 120.0
+BOOT_TIMEOUT = 180.0
 
 
 class LabError(RuntimeError):

@@ -147,21 +147,40 @@ def ssh_command(layout: Layout, host: HostSpec, *command: str) -> list[str]:
 
 
 def wait_for_ssh(layout: Layout, host: HostSpec, pid: int, timeout: float) -> None:
+    """Wait until SSH answers and systemd has finished booting (running or degraded)."""
+    last = ""
+    console = layout.runtime / f"{host.name}.console"
+
     def answers() -> bool:
+        nonlocal last
         if not Path(f"/proc/{pid}").exists():
-            log = layout.runtime / f"{host.name}.console"
-            raise RuntimeError(f"{host.name}: systemd-nspawn exited; see {log}")
-        done = subprocess.run(
-            ssh_command(layout, host, "systemctl", "is-system-running", "--wait"),
-            capture_output=True,
-            text=True,
-            check=False,
-            timeout=60,
-        )
+            raise RuntimeError(f"{host.name}: systemd-nspawn exited: {_tail(console)}")
+        try:
+            done = subprocess.run(
+                ssh_command(layout, host, "systemctl", "is-system-running", "--wait"),
+                capture_output=True,
+                text=True,
+                check=False,
+                timeout=30,
+            )
+        except subprocess.TimeoutExpired:
+            last = "systemctl is-system-running --wait did not return within 30 s"
+            return False
+        last = (done.stdout + done.stderr).strip()
         return done.stdout.strip() in {"running", "degraded"}
 
     if not wait_until(answers, timeout=timeout, interval=1.0):
-        raise RuntimeError(f"{host.name}: no SSH on {host.address} after {timeout:.0f} s")
+        raise RuntimeError(
+            f"{host.name}: not ready on {host.address} after {timeout:.0f} s; "
+            f"last answer: {last!r}; console: {_tail(console)}"
+        )
+
+
+def _tail(path: Path, lines: int = 15) -> str:
+    try:
+        return " | ".join(path.read_text(errors="replace").splitlines()[-lines:])
+    except OSError:
+        return "(no console log)"
 
 
 def nspawn_pids() -> list[int]:
