@@ -11,6 +11,8 @@ from typing import Any
 import pytest
 from picotemp.firmware import core
 
+pytestmark = pytest.mark.integration  # runs node and a second CPython
+
 HERE = Path(__file__).parent
 FIRMWARE = Path(core.__file__).parent
 REPO = HERE.parents[3]

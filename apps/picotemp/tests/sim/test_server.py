@@ -104,6 +104,30 @@ def test_hang_never_answers() -> None:
     run_with_sim(body)
 
 
+def test_hung_connections_are_released_when_clients_leave_or_the_fault_clears() -> None:
+    async def body(sim: PicoSimulator) -> None:
+        await sim.set_fault("hang")
+        for _ in range(3):  # more hung clients than slots, one after the other
+            with pytest.raises(TimeoutError):
+                await asyncio.wait_for(exchange(sim), 0.3)
+        while sim.active_connections:  # noqa: ASYNC110 - polling the simulator's counter
+            await asyncio.sleep(0.01)
+        held = [await asyncio.open_connection("127.0.0.1", sim.port) for _ in range(3)]
+        for _, writer in held:
+            writer.write(GET)
+        while sim.active_connections < 3:  # noqa: ASYNC110
+            await asyncio.sleep(0.01)
+        await sim.set_fault("none")
+        while sim.active_connections:  # noqa: ASYNC110
+            await asyncio.sleep(0.01)
+        status, _, _ = await exchange(sim)
+        assert status == 200
+        for _, writer in held:
+            writer.close()
+
+    run_with_sim(body)
+
+
 def test_garbage_is_a_200_that_is_not_json() -> None:
     async def body(sim: PicoSimulator) -> None:
         await sim.set_fault("garbage")

@@ -10,7 +10,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable
+import signal
+import threading
+from collections.abc import Callable, Iterator
+from types import FrameType
 
 import uvicorn
 from starlette.types import ASGIApp
@@ -20,6 +23,33 @@ from labkit.logs import get_logger
 from labkit.systemd import Notifier, feed_watchdog
 
 log = get_logger(__name__)
+
+
+class _Server(uvicorn.Server):
+    """uvicorn re-raises a caught SIGTERM/SIGINT once it has shut down, which kills the
+    process before :func:`serve_async` can send ``STOPPING=1`` and log; here a signal only
+    asks the server to exit, and the service then returns normally (status 0)."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        if threading.current_thread() is not threading.main_thread():
+            yield  # signal handlers can only be set from the main thread
+            return
+
+        def on_signal(sig: int, frame: FrameType | None) -> None:
+            if self.should_exit and sig == signal.SIGINT:
+                self.force_exit = True  # a second Ctrl-C skips the graceful wait
+            else:
+                log.info("stopping", signal=signal.Signals(sig).name)
+                self.should_exit = True
+
+        handled = (signal.SIGINT, signal.SIGTERM)
+        original = {sig: signal.signal(sig, on_signal) for sig in handled}
+        try:
+            yield
+        finally:
+            for sig, handler in original.items():
+                signal.signal(sig, handler)
 
 
 def uvicorn_config(app: ASGIApp, listen: ListenAddress, **overrides: object) -> uvicorn.Config:
@@ -47,7 +77,7 @@ async def serve_async(
     **uvicorn_options: object,
 ) -> None:
     notifier = notifier or Notifier()
-    server = uvicorn.Server(uvicorn_config(app, listen, **uvicorn_options))
+    server = _Server(uvicorn_config(app, listen, **uvicorn_options))
 
     async def announce() -> None:
         while not server.started:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Hashable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -29,18 +29,32 @@ def metrics_route(
     *,
     path: str = "/metrics",
     before: Callable[[], Awaitable[None]] | None = None,
+    cache_key: Callable[[], Hashable] | None = None,
 ) -> Route:
     """Serve ``registry`` in the format the scraper asks for (text or OpenMetrics).
 
     ``before`` runs first on every scrape: an exporter refreshes its reading there, so the
     numbers in the answer are as fresh as the scrape.
+
+    ``cache_key``, if given, is asked after ``before``: while it returns the same value the
+    encoded answer is reused instead of collected and encoded again. For apps whose metrics
+    change only when they say so (an exporter refreshing once per cache window), where
+    encoding is most of the cost of a scrape.
     """
+    rendered: dict[str, tuple[Hashable, bytes]] = {}
 
     async def metrics(request: Request) -> Response:
         if before is not None:
             await before()
         encoder, content_type = choose_encoder(request.headers.get("accept", ""))
-        return Response(encoder(registry), headers={"Content-Type": content_type})
+        if cache_key is None:
+            return Response(encoder(registry), headers={"Content-Type": content_type})
+        key = cache_key()
+        cached = rendered.get(content_type)
+        if cached is None or cached[0] != key:
+            cached = (key, encoder(registry))
+            rendered[content_type] = cached
+        return Response(cached[1], headers={"Content-Type": content_type})
 
     return Route(path, metrics, methods=["GET"], name="metrics")
 

@@ -76,6 +76,11 @@ class Exporter:
     async def refresh(self) -> None:
         await self.cache.get()
 
+    def metrics_version(self) -> tuple[int, bool]:
+        """Changes whenever the text of /metrics would: a new outcome (counters move only
+        then) or the latest outcome turning stale."""
+        return self.cache.generation, self.metrics.collector.current() is None
+
     def healthy(self) -> bool:
         return self.loop_monitor.healthy()
 
@@ -102,7 +107,11 @@ class Exporter:
 def create_app(exporter: Exporter) -> Starlette:
     return Starlette(
         routes=[
-            metrics_route(exporter.metrics.registry, before=exporter.refresh),
+            metrics_route(
+                exporter.metrics.registry,
+                before=exporter.refresh,
+                cache_key=exporter.metrics_version,
+            ),
             health_route(exporter.health),
         ],
         lifespan=exporter.lifespan,

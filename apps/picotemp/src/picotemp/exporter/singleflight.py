@@ -53,6 +53,8 @@ class ReadingCache:
         self._inflight: asyncio.Future[Outcome] | None = None
         self.latest: Outcome | None = None
         self.last_success: Outcome | None = None
+        self.generation = 0
+        """Counts outcomes: what the exporter's metrics depend on changes only with it."""
 
     def age_seconds(self, outcome: Outcome) -> float:
         return self._monotonic() - outcome.finished_monotonic
@@ -86,6 +88,7 @@ class ReadingCache:
         finished = self._monotonic()
         outcome = Outcome(reading, error, finished, self._wall(), finished - started)
         self.latest = outcome
+        self.generation += 1
         if outcome.ok:
             self.last_success = outcome
         self._on_outcome(outcome)

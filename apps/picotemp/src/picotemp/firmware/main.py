@@ -12,7 +12,6 @@ import time
 import core
 import machine
 import network
-import rp2
 
 # The board restarts itself if the main loop stops feeding this for 8 s (the RP2040
 # maximum is about 8.3 s). Wi-Fi joins and every wait below feed it in shorter steps.
@@ -119,9 +118,8 @@ async def heartbeat(wlan):
             lost_since = time.ticks_ms()
             log("wifi: connection lost")
         elif time.ticks_diff(time.ticks_ms(), lost_since) > 30000:
-            log("wifi: still offline, letting the watchdog restart the board")
-            while True:
-                time.sleep(1)  # no feed: reset in WATCHDOG_MS
+            log("wifi: still offline, restarting the board")
+            machine.reset()
         watchdog.feed()
         led.toggle()
         await asyncio.sleep_ms(HEARTBEAT_MS)
@@ -134,7 +132,7 @@ async def serve(wlan):
 
 
 def main():
-    rp2.country(getattr(secrets, "WIFI_COUNTRY", "GB"))
+    network.country(getattr(secrets, "WIFI_COUNTRY", "GB"))
     network.hostname(core.HOSTNAME)
     wlan = network.WLAN(network.STA_IF)
     wlan.active(True)

@@ -36,6 +36,7 @@ class PicoSimulator:
         self._port = listen.port
         self._connections: dict[asyncio.Task[None], asyncio.StreamWriter] = {}
         self._closing = asyncio.Event()
+        self._fault_changed = asyncio.Event()
 
     @property
     def port(self) -> int:
@@ -84,6 +85,8 @@ class PicoSimulator:
         fault = Fault(fault)
         delay = self.state.delay_seconds if delay_seconds is None else delay_seconds
         self.state = FaultState(fault, delay)
+        self._fault_changed.set()  # releases connections a hang is holding
+        self._fault_changed = asyncio.Event()
         log.info("fault set", fault=fault.value, delay_seconds=delay)
         if fault is Fault.DOWN:
             await self.stop()
@@ -129,7 +132,7 @@ class PicoSimulator:
         self.requests_total += 1
         state = self.state
         if state.fault is Fault.HANG:
-            await self._closing.wait()
+            await self._hold(reader)
             return
         if state.fault is Fault.RESET:
             sock = writer.get_extra_info("socket")
@@ -147,6 +150,21 @@ class PicoSimulator:
             _, response = core.respond(head, self.sensor)
         writer.write(response)
         await writer.drain()
+
+    async def _hold(self, reader: asyncio.StreamReader) -> None:
+        """Say nothing until the client gives up, the fault changes or the simulator
+        stops, so hung connections do not keep the three slots forever."""
+        waits = [
+            asyncio.ensure_future(reader.read()),
+            asyncio.ensure_future(self._fault_changed.wait()),
+            asyncio.ensure_future(self._closing.wait()),
+        ]
+        try:
+            await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for task in waits:
+                task.cancel()
+            await asyncio.gather(*waits, return_exceptions=True)
 
     async def _stopped_within(self, seconds: float) -> bool:
         try:
