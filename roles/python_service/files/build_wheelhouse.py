@@ -23,6 +23,7 @@ import hashlib
 import io
 import json
 import os
+import re
 import subprocess
 import sys
 import tarfile
@@ -30,6 +31,8 @@ import tempfile
 from pathlib import Path
 
 PYTHON_VERSION = "3.11"
+REPRODUCIBLE_EPOCH = "315532800"  # 1980-01-01, the earliest date a zip can hold
+NO_WHEEL = re.compile(r"No matching distribution found for ([A-Za-z0-9_.\-]+)")
 ABIS = ("cp311", "abi3", "none")
 # Debian bookworm has glibc 2.36; any manylinux tag up to it fits.
 GLIBC_MINORS = range(17, 37)
@@ -73,40 +76,42 @@ def workspace_members(workspace: Path, package: str) -> list[Path]:
 
 
 def pip(*args: str) -> subprocess.CompletedProcess[str]:
+    # A fixed SOURCE_DATE_EPOCH makes wheels built from source byte-identical every time.
+    env = {**os.environ, "SOURCE_DATE_EPOCH": REPRODUCIBLE_EPOCH}
     return subprocess.run(
         [sys.executable, "-m", "pip", "--disable-pip-version-check", "--quiet", *args],
         capture_output=True,
         text=True,
         check=False,
+        env=env,
     )
 
 
 def download_wheels(requirements: Path, arch: str, dest: Path) -> list[str]:
     """Download binary wheels for the host; return the requirements only sources exist for."""
-    binary_flags = [
-        "--only-binary=:all:",
-        "--python-version",
-        PYTHON_VERSION,
-        "--implementation",
-        "cp",
-    ]
+    binary_flags = ["--only-binary=:all:", "--python-version", PYTHON_VERSION]
+    binary_flags += ["--implementation", "cp"]
     for tag in platform_tags(arch):
         binary_flags += ["--platform", tag]
     for abi in ABIS:
         binary_flags += ["--abi", abi]
-    done = pip("download", "--no-deps", "-d", str(dest), *binary_flags, "-r", str(requirements))
-    if done.returncode == 0:
-        return []
-    # Find which requirements have no wheel by trying them one at a time.
-    source_only = []
     blocks = _requirement_blocks(requirements.read_text())
-    for block in blocks:
-        single = dest / "single.txt"
-        single.write_text(block)
-        fetched = pip("download", "--no-deps", "-d", str(dest), *binary_flags, "-r", str(single))
-        if fetched.returncode:
-            source_only.append(block)
-        single.unlink()
+    source_only: list[str] = []
+    pending = dest / "pending.txt"
+    while blocks:
+        pending.write_text("".join(blocks))
+        done = pip("download", "--no-deps", "-d", str(dest), *binary_flags, "-r", str(pending))
+        if done.returncode == 0:
+            break
+        # pip names the first requirement without a fitting wheel; set it aside and retry.
+        missing = NO_WHEEL.search(done.stderr)
+        name = _project(missing[1]) if missing else None
+        without = [b for b in blocks if _project(b.split("==", 1)[0].strip()) != name]
+        if missing is None or len(without) == len(blocks):
+            raise RuntimeError(f"pip download failed: {done.stderr.strip()[-2000:]}")
+        source_only += [b for b in blocks if b not in without]
+        blocks = without
+    pending.unlink(missing_ok=True)
     return source_only
 
 
