@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from labhosts import image, machines, network, proxy
+from labhosts import cgroups, image, machines, network, proxy
 from labhosts.layout import BRIDGE, DEFAULT_HOSTS, HostSpec, Layout, host_specs
 from labhosts.system import alive, terminate, unmount_below
 
@@ -90,6 +90,8 @@ class Lab:
         links = network.our_links()
         for link in sorted(links, key=lambda name: name == BRIDGE):
             network.delete_link(link)
+        for group in cgroups.our_cgroups():
+            cgroups.remove_cgroup(group)
         shutil.rmtree(layout.hosts_dir, ignore_errors=True)
         shutil.rmtree(layout.runtime, ignore_errors=True)
         if layout.known_hosts.exists():
@@ -113,6 +115,7 @@ class Lab:
             or (layout.images in p.parents and ".build-" in str(p))
         ]
         found += [f"directory {p}" for p in (layout.hosts_dir, layout.runtime) if p.exists()]
+        found += [f"cgroup {group}" for group in cgroups.our_cgroups()]
         return found
 
     def status(self) -> list[HostStatus]:

@@ -7,6 +7,7 @@ import subprocess
 import uuid
 from pathlib import Path
 
+from labhosts.cgroups import host_cgroups
 from labhosts.layout import LOGIN_USER, HostSpec, Layout
 from labhosts.proxy import PROXY_URL
 from labhosts.system import processes, run, wait_until
@@ -100,9 +101,15 @@ def _authorize(root: Path, public_key: str) -> None:
 
 def boot(layout: Layout, host: HostSpec) -> int:
     log = layout.runtime / f"{host.name}.console"
+    # The shell moves itself into the host's own cgroups, then becomes systemd-nspawn.
+    enter = "".join(f'echo $$ > "{group}/cgroup.procs" && ' for group in host_cgroups(host.name))
     with log.open("ab") as out:
         proc = subprocess.Popen(
             [
+                "/bin/sh",
+                "-c",
+                f'{enter}exec "$@"',
+                "systemd-nspawn",
                 "systemd-nspawn",
                 "--quiet",
                 "-D",
