@@ -1,0 +1,5 @@
+import sys
+
+from labhosts.cli import main
+
+sys.exit(main())

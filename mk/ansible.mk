@@ -1,0 +1,6 @@
+# Ansible: inventory, roles and playbooks (see playbooks/README.md).
+
+lint::
+	@$(RUN) python scripts/sandbox-vault
+	$(RUN) yamllint --strict .yamllint inventory playbooks roles tests/ansible
+	$(RUN) ansible-lint --profile production --strict playbooks/ roles/
