@@ -5,10 +5,10 @@ from __future__ import annotations
 import ipaddress
 from functools import lru_cache
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Literal
 
 from pydantic import Field, SecretStr, field_validator
-from pydantic_settings import NoDecode, SettingsConfigDict
+from pydantic_settings import SettingsConfigDict
 
 from dome.core.mechanics import Mechanics
 from labkit.listen import Listen, ListenAddress
@@ -19,8 +19,7 @@ class DomeSettings(ServiceSettings):
     model_config = SettingsConfigDict(env_prefix="DOME_", extra="forbid", frozen=True)
 
     # --- processes and files ---
-    # NoDecode: pydantic-settings would otherwise read a dataclass from the env as JSON
-    listen: Annotated[Listen, NoDecode] = ListenAddress.parse("0.0.0.0:8470")
+    listen: Listen = ListenAddress.parse("0.0.0.0:8470")
     socket_path: Path = Path("/run/dome/control.sock")
     state_dir: Path = Path("/var/lib/dome")
     log_level: str = "info"
