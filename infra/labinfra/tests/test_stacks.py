@@ -233,10 +233,6 @@ def test_scrape_configs_follow_the_inventory(lab_runs: dict[str, StackRun]) -> N
 REAL_INVENTORY = Path(__file__).resolve().parents[3] / "inventory" / "production" / "hosts.yml"
 
 
-@pytest.mark.skipif(
-    not REAL_INVENTORY.exists(),
-    reason="inventory/production/hosts.yml is not on this branch yet (written on branch ansible)",
-)
 def test_example_stacks_run_on_the_real_inventory(crds: CrdCatalog) -> None:
     """The stack files as committed, on the Ansible inventory they name."""
     runs = run_lab("lab")
