@@ -12,10 +12,12 @@ from daq.config import (
     PowerMeterConfig,
 )
 from daq.core.instruments import Instrument, Laser, MountBus, PowerMeter, StageController
+from daq.core.interfaces import MountDriver
 from daq.core.lab import Lab
 from daq.hardware.ell14 import Ell14
 from daq.hardware.esp300 import ESP300, AxisLimits
 from daq.hardware.maitai import MaiTai
+from daq.hardware.parsing import describe_ell14_status
 from daq.hardware.pm1830c import PowerMeter1830C
 from daq.hardware.serial_transport import PortSettings, SerialTransport
 from daq.metrics import DaqMetrics
@@ -44,7 +46,7 @@ def build_instrument(config: PortConfig, settings: DaqSettings, metrics: DaqMetr
             for a in config.axes
         }
         driver = ESP300(port, limits, position_query=config.position_query)
-        return StageController(config.name, port, metrics, driver)
+        return StageController(config.name, port, metrics, driver)  # type: ignore[arg-type]
     if isinstance(config, PowerMeterConfig):
         port = port_for(config, "pm1830c")
         pm = PowerMeter1830C(
@@ -52,7 +54,7 @@ def build_instrument(config: PortConfig, settings: DaqSettings, metrics: DaqMetr
             wavelength_range=(config.wavelength_min_nm, config.wavelength_max_nm),
             unit_codes=config.unit_codes,
         )
-        return PowerMeter(config.name, port, metrics, pm, config.units)
+        return PowerMeter(config.name, port, metrics, pm, config.units)  # type: ignore[arg-type]
     if isinstance(config, MaiTaiConfig):
         port = port_for(config, "maitai")
         laser = MaiTai(
@@ -64,21 +66,23 @@ def build_instrument(config: PortConfig, settings: DaqSettings, metrics: DaqMetr
             config.name,
             port,
             metrics,
-            laser,
+            laser,  # type: ignore[arg-type]
             interlock_closed=settings.safety.laser_interlock_closed,
             watchdog_s=config.watchdog_s,
         )
     if isinstance(config, Ell14BusConfig):
         port = port_for(config, "ell14")
-        mounts = {
-            m.name: Ell14(port, m.address, move_timeout=config.move_timeout_s)
+        mounts: dict[str, MountDriver] = {
+            m.name: Ell14(  # type: ignore[misc]
+                port, m.address, move_timeout=config.move_timeout_s, reply_timeout=config.timeout_s
+            )
             for m in config.mounts
         }
-        return MountBus(config.name, port, metrics, mounts)
+        return MountBus(config.name, port, metrics, mounts, describe_ell14_status)
     raise TypeError(f"unknown instrument configuration {type(config).__name__}")
 
 
 def build_lab(settings: DaqSettings, metrics: DaqMetrics | None = None) -> Lab:
-    metrics = metrics or DaqMetrics()
+    metrics = metrics or DaqMetrics(settings.data_dir)
     instruments = [build_instrument(c, settings, metrics) for c in settings.instruments]
     return Lab(instruments, settings.data_dir, metrics, settings.monitor_interval_s)

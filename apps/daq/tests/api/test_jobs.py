@@ -29,8 +29,9 @@ def wait_for(check: Callable[[], Any], timeout: float = 15.0) -> Any:
         time.sleep(0.05)
 
 
-def light_up(c: Any) -> None:
-    wait_for(lambda: c.get("/api/lasers/laser").json()["warmup_percent"] >= 100)
+def light_up(daemon: Any) -> None:
+    c = daemon.client
+    daemon.sims.maitai.warmup_started = 0.0  # warm already
     c.put("/api/lasers/laser/emission", json={"on": True, "confirm": True})
     c.put("/api/lasers/laser/shutter", json={"open": True, "confirm": True})
     wait_for(lambda: c.get("/api/lasers/laser").json()["shutter_open"])
@@ -38,7 +39,7 @@ def light_up(c: Any) -> None:
 
 def test_mount_scan_end_to_end_traces_malus_law(daemon: Any) -> None:
     c = daemon.client
-    light_up(c)
+    light_up(daemon)
     plan = {
         "actuator": {"type": "mount", "name": "mount0"},
         "points": {"start": 0, "stop": 90, "step": 15},
@@ -110,9 +111,15 @@ def test_acquisition_writes_every_row_with_metadata(daemon: Any, fmt: str) -> No
     path = Path(done["path"])
     if fmt == "csv":
         header, rows = read_csv(path)
-        assert header == ["time_utc", "meter.power", "laser.wavelength", "status"]
+        assert header == [
+            "time_utc",
+            "meter.power",
+            "meter.power.status",
+            "laser.wavelength",
+            "status",
+        ]
         assert len(rows) == done["rows"]
-        assert all(r[3] == "ok" and float(r[2]) == 800 for r in rows)
+        assert all(r[4] == "ok" and float(r[3]) == 800 for r in rows)
         meta = json.loads(path.with_name(path.name + ".meta.json").read_text())
     else:
         table = pq.read_table(path)

@@ -8,13 +8,20 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
-from daq.core.errors import Conflict, NotFound, SafetyRefused, UnknownInstrument
-from daq.hardware.errors import (
+from daq.core.errors import (
     BadReply,
+    Conflict,
     Disconnected,
+    InstrumentDown,
     InstrumentError,
+    InstrumentFault,
+    NotFound,
     NotReady,
-    TransportError,
+    OutcomeUnknown,
+    ReplyTimeout,
+    SafetyRefused,
+    StorageError,
+    UnknownInstrument,
     ValueRefused,
 )
 
@@ -25,10 +32,14 @@ STATUS: list[tuple[type[Exception], int]] = [
     (SafetyRefused, 403),
     (Conflict, 409),
     (NotReady, 409),
+    (StorageError, 507),
     (Disconnected, 503),
-    (TransportError, 504),
+    (InstrumentDown, 503),
+    (ReplyTimeout, 504),
+    (OutcomeUnknown, 504),
     (InstrumentError, 502),
     (BadReply, 502),
+    (InstrumentFault, 502),
 ]
 
 
@@ -44,8 +55,9 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
         (404, "No such instrument, acquisition or scan"),
         (409, "Conflicts with what is running, or the instrument is not ready"),
         (502, "The instrument reported an error or answered nonsense"),
-        (503, "The instrument's port is gone (adapter unplugged)"),
-        (504, "The instrument did not answer in time"),
+        (503, "The instrument is down: its port is gone or no good exchange since a failure"),
+        (504, "The instrument did not answer in time, or did not confirm a command it was sent"),
+        (507, "The data directory cannot take the file"),
     ]
 }
 

@@ -8,6 +8,16 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 Finite = Annotated[float, Field(allow_inf_nan=False)]
+RequestId = Annotated[
+    str,
+    Field(
+        min_length=1,
+        max_length=64,
+        pattern=r"^[A-Za-z0-9_.:-]+$",
+        description="A client's id for this request: repeating it (a retry after a lost "
+        "answer) returns the first result instead of moving again",
+    ),
+]
 ReadingName = Annotated[str, Field(min_length=1, max_length=80)]
 
 
@@ -28,6 +38,9 @@ class InstrumentStatus(Model):
 class Reading(Model):
     name: str
     value: float
+    good: bool = Field(description="False when the instrument flagged the value (saturated, ...)")
+    flags: list[str]
+    status: int | None = Field(description="The instrument's status byte read with the value")
 
 
 class Done(Model):
@@ -44,6 +57,7 @@ class AxisMove(Model):
     )
     relative: bool = False
     wait: bool = Field(default=False, description="Answer only when the move is done")
+    request_id: RequestId | None = None
 
 
 class AxisHome(Model):
@@ -59,6 +73,7 @@ class AxisState(Model):
     axis: int
     position: float
     motion_done: bool
+    target: float | None = None
 
 
 # --- 1830-C ---------------------------------------------------------------------------
@@ -74,12 +89,14 @@ class PowerMeterSettings(Model):
 
 class PowerMeterState(Model):
     power: float
+    flags: list[str] = Field(description="Why the reading is not good: saturated, over-range")
+    status_byte: int | None
     units: str
     wavelength_nm: int
     range: int
     filter: int
     attenuator: bool
-    status: list[str]
+    zero: bool
 
 
 class Zero(Model):
@@ -104,14 +121,17 @@ class LaserEmission(Model):
 
 
 class LaserState(Model):
+    phase: Literal["cold", "warming", "warm", "emitting"]
     warmup_percent: float
-    emission_possible: bool
+    emission: bool
+    emission_requested: bool = Field(description="Emission follows once the warm-up is done")
     modelocked: bool
     shutter_open: bool
     wavelength_nm: float
     commanded_wavelength_nm: float
     power_w: float
     interlock_closed: bool
+    watchdog_s: int
 
 
 # --- ELL14 ----------------------------------------------------------------------------
@@ -120,6 +140,11 @@ class LaserState(Model):
 class MountMove(Model):
     angle_deg: Finite
     relative: bool = False
+    request_id: RequestId | None = None
+
+
+class MountVelocity(Model):
+    percent: int = Field(ge=0, le=100, description="Velocity as a percentage of the maximum")
 
 
 class MountHome(Model):
@@ -136,8 +161,10 @@ class MountState(Model):
     address: str
     angle_deg: float
     status: int
+    status_text: str
     serial: str | None
     pulses_per_revolution: int | None
+    velocity_percent: int | None
 
 
 # --- acquisitions ---------------------------------------------------------------------

@@ -6,9 +6,9 @@ from fastapi import APIRouter
 
 from daq.api.deps import LabDep
 from daq.api.models import AxisActuatorSpec, PointRange, ScanInfo, ScanPointModel, ScanRequest
+from daq.core.errors import ValueRefused
 from daq.core.lab import AxisActuator, MountActuator
 from daq.core.scans import Scan, ScanPlan, expand_range
-from daq.hardware.errors import ValueRefused
 
 router = APIRouter(prefix="/scans", tags=["scans"])
 MAX_POINTS = 10_000

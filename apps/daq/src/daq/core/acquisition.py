@@ -15,10 +15,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
 
-from daq.core.errors import Conflict, NotFound
+from daq.core.errors import Conflict, InstrumentFault, NotFound
+from daq.core.instruments import Reading
 from daq.core.recorders import CsvRecorder, ParquetRecorder, Recorder, iso_utc
 from daq.core.stream import Broadcaster
-from daq.hardware.errors import HardwareError
 from labkit.logs import get_logger
 
 log = get_logger(__name__)
@@ -55,17 +55,28 @@ class Acquisition:
     _thread: threading.Thread | None = field(default=None, repr=False)
 
 
+def columns_for(readings: list[str], reading: Callable[[str], Reading]) -> list[str]:
+    """Each reading's column, followed by ``<name>.status`` where the instrument reports a
+    status byte with every value (the 1830-C's saturation and over-range bits)."""
+    columns: list[str] = []
+    for name in readings:
+        columns.append(name)
+        if reading(name).has_status:
+            columns.append(f"{name}.status")
+    return columns
+
+
 class AcquisitionManager:
     def __init__(
         self,
         data_dir: Path,
-        read: Callable[[str], float],
+        reading: Callable[[str], Reading],
         metadata: Callable[[list[str]], dict[str, Any]],
         stream: Broadcaster,
         on_row: Callable[[], None] = lambda: None,
     ) -> None:
         self.data_dir = data_dir
-        self._read = read
+        self._reading = reading
         self._metadata = metadata
         self._stream = stream
         self._on_row = on_row
@@ -90,11 +101,12 @@ class AcquisitionManager:
             "started_utc": iso_utc(time.time()),
             "flush_interval_s": FLUSH_INTERVAL_S,
         }
+        columns = columns_for(plan.readings, self._reading)
         recorder: Recorder
         if plan.format == "csv":
-            recorder = CsvRecorder(path, plan.readings, metadata)
+            recorder = CsvRecorder(path, columns, metadata)
         else:
-            recorder = ParquetRecorder(path, plan.readings, metadata)
+            recorder = ParquetRecorder(path, columns, metadata)
         item = Acquisition(ident, plan, path, started_at=metadata["started_utc"])
         item._thread = threading.Thread(
             target=self._run, args=(item, recorder), name=ident, daemon=True
@@ -119,13 +131,24 @@ class AcquisitionManager:
                     break
                 timestamp = time.time()
                 values: list[float | None] = []
+                shown: dict[str, float | None] = {}
                 problems: list[str] = []
                 for name in item.plan.readings:
+                    source = self._reading(name)
                     try:
-                        values.append(self._read(name))
-                    except HardwareError as exc:
+                        sample = source.read()
+                    except InstrumentFault as exc:
                         values.append(None)
+                        shown[name] = None
+                        if source.has_status:
+                            values.append(None)
                         problems.append(f"{name}: {exc}")
+                        continue
+                    values.append(sample.value)
+                    shown[name] = sample.value
+                    if source.has_status:
+                        values.append(None if sample.status is None else float(sample.status))
+                    problems.extend(f"{name}: {flag}" for flag in sample.flags)
                 status = "; ".join(problems) if problems else "ok"
                 recorder.write(timestamp, values, status)
                 item.rows += 1
@@ -135,7 +158,7 @@ class AcquisitionManager:
                     {
                         "acquisition": item.id,
                         "time": iso_utc(timestamp),
-                        "values": dict(zip(item.plan.readings, values, strict=True)),
+                        "values": shown,
                         "status": status,
                     }
                 )

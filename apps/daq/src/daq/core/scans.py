@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any, Literal, Protocol
 
 from daq.core.errors import Conflict, NotFound
+from daq.core.instruments import Sample
 from daq.core.recorders import CsvRecorder, iso_utc
 from labkit.logs import get_logger
 
@@ -89,7 +90,7 @@ class ScanManager:
     def __init__(
         self,
         data_dir: Path,
-        read: Callable[[str], float],
+        read: Callable[[str], Sample],
         metadata: Callable[[list[str]], dict[str, Any]],
     ) -> None:
         self.data_dir = data_dir
@@ -138,14 +139,16 @@ class ScanManager:
                 actual = actuator.move(target)
                 if scan.plan.settle_s:
                     scan._cancel.wait(scan.plan.settle_s)
-                values = {
-                    name: sum(self._read(name) for _ in range(scan.plan.samples_per_point))
-                    / scan.plan.samples_per_point
-                    for name in scan.plan.readings
-                }
+                values: dict[str, float] = {}
+                flags: list[str] = []
+                for name in scan.plan.readings:
+                    samples = [self._read(name) for _ in range(scan.plan.samples_per_point)]
+                    values[name] = sum(s.value for s in samples) / len(samples)
+                    flags.extend(f"{name}: {f}" for s in samples for f in s.flags)
                 now = time.time()
                 point = ScanPoint(index, target, actual, iso_utc(now), values)
-                recorder.write(now, [target, actual, *values.values()], "ok")
+                status = "; ".join(sorted(set(flags))) or "ok"
+                recorder.write(now, [target, actual, *values.values()], status)
                 recorder.flush()
                 scan.points.append(point)
             scan.state = "cancelled" if scan._cancel.is_set() else "finished"
