@@ -22,7 +22,7 @@ import uvicorn
 from daq.api.app import create_app
 from daq.assembly import build_lab
 from daq.config import DaqSettings
-from daq.core.recorders import CsvRecorder, ParquetRecorder
+from daq.core.recorders import open_recorder
 from daq.hardware.pm1830c import PowerMeter1830C
 from daq.hardware.serial_transport import PortSettings, SerialTransport
 from daq.sim.lab import SimLab
@@ -65,9 +65,9 @@ def polling_rate(root: Path, seconds: float = 3.0) -> None:
 def write_throughput(root: Path, rows: int = 200_000, readings: int = 4) -> None:
     names = [f"r{i}" for i in range(readings)]
     values: list[float | None] = [1.234e-3, 800.0, 12.5, -0.25][:readings]
-    for kind, cls in (("CSV", CsvRecorder), ("Parquet", ParquetRecorder)):
-        path = root / f"bench.{kind.lower()}"
-        recorder = cls(path, names, {"bench": True})
+    for kind, fmt in (("CSV", "csv"), ("Parquet", "parquet"), ("HDF5", "hdf5"), ("Arrow", "arrow")):
+        recorder = open_recorder(root / f"bench-{fmt}", fmt, names, {"bench": True})  # type: ignore[arg-type]
+        path = recorder.path
         t0 = time.time()
         start = time.perf_counter()
         last_flush = start

@@ -85,4 +85,10 @@ def build_instrument(config: PortConfig, settings: DaqSettings, metrics: DaqMetr
 def build_lab(settings: DaqSettings, metrics: DaqMetrics | None = None) -> Lab:
     metrics = metrics or DaqMetrics(settings.data_dir)
     instruments = [build_instrument(c, settings, metrics) for c in settings.instruments]
-    return Lab(instruments, settings.data_dir, metrics, settings.monitor_interval_s)
+    return Lab(
+        instruments,
+        settings.data_dir,
+        metrics,
+        settings.monitor_interval_s,
+        reserve_bytes=settings.storage_reserve_mb * 1024 * 1024,
+    )

@@ -167,32 +167,45 @@ class MountState(Model):
     velocity_percent: int | None
 
 
-# --- acquisitions ---------------------------------------------------------------------
+# --- acquisitions and scans ----------------------------------------------------------
+
+DataFormat = Literal["csv", "parquet", "hdf5", "arrow"]
 
 
-class AcquisitionRequest(Model):
-    readings: list[ReadingName] = Field(min_length=1, max_length=64)
-    rate_hz: Finite = Field(gt=0, le=1000)
-    format: Literal["csv", "parquet"] = "csv"
-    duration_s: Finite | None = Field(default=None, gt=0, le=7 * 86400)
+class RunInfoModel(Model):
+    operator: str = Field(default="", max_length=200)
+    sample: str = Field(default="", max_length=500)
+    notes: str = Field(default="", max_length=10_000)
     label: str = Field(default="", max_length=200)
 
 
-class AcquisitionInfo(Model):
+class AcquisitionRequest(RunInfoModel):
+    readings: list[ReadingName] = Field(min_length=1, max_length=64)
+    rate_hz: Finite = Field(gt=0, le=1000)
+    format: DataFormat = "csv"
+    duration_s: Finite | None = Field(default=None, gt=0, le=7 * 86400)
+
+
+class JobInfo(Model):
     id: str
+    kind: str
     state: str
     path: str
-    readings: list[str]
-    rate_hz: float
     format: str
-    rows: int
-    gap_rows: int
+    readings: list[str]
+    rows: int = Field(description="Rows taken")
+    rows_on_disk: int = Field(description="Rows safely in the file")
+    gap_rows: int = Field(description="Rows where a reading failed")
+    flagged_rows: int = Field(description="Rows where a reading was flagged (saturated, ...)")
     started_at: str
     ended_at: str | None
     error: str | None
 
 
-# --- scans ----------------------------------------------------------------------------
+class AcquisitionInfo(JobInfo):
+    rate_hz: float
+    operator: str
+    sample: str
 
 
 class MountActuatorSpec(Model):
@@ -206,36 +219,52 @@ class AxisActuatorSpec(Model):
     axis: int = Field(ge=1, le=3)
 
 
+ActuatorSpec = Annotated[MountActuatorSpec | AxisActuatorSpec, Field(discriminator="type")]
+
+
 class PointRange(Model):
     start: Finite
     stop: Finite
     step: Finite = Field(description="Non-zero; its sign is taken from start → stop")
 
 
-class ScanRequest(Model):
-    actuator: Annotated[MountActuatorSpec | AxisActuatorSpec, Field(discriminator="type")]
-    points: list[Finite] | PointRange = Field(description="Explicit positions, or a range")
+Points = Annotated[
+    list[Finite] | PointRange,
+    Field(description="Explicit positions (at most 10000), or a range"),
+]
+
+
+class ScanAxisSpec(Model):
+    actuator: ActuatorSpec
+    points: Points
+
+
+class ScanRequest(RunInfoModel):
+    actuator: ActuatorSpec | None = Field(default=None, description="1-D form: the actuator")
+    points: Points | None = Field(default=None, description="1-D form: its points")
+    axes: list[ScanAxisSpec] | None = Field(
+        default=None,
+        min_length=1,
+        max_length=2,
+        description="1-D or 2-D (grid, first axis outermost): each actuator with its points",
+    )
     readings: list[ReadingName] = Field(min_length=1, max_length=16)
     settle_s: Finite = Field(default=0.0, ge=0, le=60)
     samples_per_point: int = Field(default=1, ge=1, le=100)
+    format: DataFormat = "csv"
 
 
 class ScanPointModel(Model):
     index: int
-    target: float
-    actual: float
+    targets: dict[str, float]
+    actuals: dict[str, float]
     time: str
     values: dict[str, float]
+    flags: list[str]
 
 
-class ScanInfo(Model):
-    id: str
-    actuator: str
-    state: str
+class ScanInfo(JobInfo):
+    actuators: list[str]
     progress: float
     total_points: int
     points: list[ScanPointModel]
-    path: str
-    started_at: str
-    ended_at: str | None
-    error: str | None

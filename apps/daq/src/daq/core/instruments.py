@@ -87,6 +87,8 @@ class Instrument:
         self.up = False
         self.last_error: str | None = "not connected yet"
         self.detail: dict[str, Any] = {}
+        self.identity: str | None = None
+        """What the instrument says it is, read at connect (where it can say)."""
         metrics.declare(name, self.kind)
         link.on_reconnect.append(self._reconnected)
 
@@ -111,7 +113,7 @@ class Instrument:
 
     def settings(self) -> dict[str, Any]:
         """The configuration and state that shape this instrument's data, for metadata."""
-        return {"port": self.link.name}
+        return {"port": self.link.name, "identity": self.identity, "up": self.up}
 
     def start(self) -> None:
         """Start the instrument's own threads, if it has any."""
@@ -280,7 +282,7 @@ class StageController(Instrument):
             log.warning(
                 "errors left in the ESP300's queue at connect", instrument=self.name, codes=drained
             )
-        self.driver.identify()
+        self.identity = self.driver.identify()
         for note in self.driver.narrow_limits():
             log.warning(
                 "travel narrowed to the controller's limits", instrument=self.name, note=note
@@ -399,6 +401,7 @@ class PowerMeter(Instrument):
         self.driver.set_units(self.units)
         self.driver.clear_status()
         self.wavelength_nm = self.driver.read_wavelength()
+        self.identity = "Newport 1830-C (no identity query)"
 
     def probe(self) -> None:
         wavelength = self.driver.read_wavelength()
@@ -510,7 +513,7 @@ class Laser(Instrument):
             log.warning(
                 "errors left in the laser's queue at connect", instrument=self.name, errors=drained
             )
-        self.driver.identify()
+        self.identity = self.driver.identify()
         self.driver.narrow_range()
 
     def probe(self) -> None:
@@ -706,8 +709,11 @@ class MountBus(Instrument):
         }
 
     def setup(self) -> None:
-        for mount in self.mounts.values():
-            mount.identify()
+        serials = []
+        for name, mount in self.mounts.items():
+            info = mount.identify()
+            serials.append(f"{name}: ELL14 serial {info.serial}")
+        self.identity = "; ".join(serials)
 
     def probe(self) -> None:
         # a mount whose move outlasted its timeout is still busy: wait for it to finish (its

@@ -11,7 +11,8 @@ from daq import __version__
 from daq.core.acquisition import AcquisitionManager
 from daq.core.errors import InstrumentFault, UnknownInstrument, UnknownReading
 from daq.core.instruments import Instrument, MountBus, Reading, Sample, StageController
-from daq.core.recorders import recover_journals
+from daq.core.jobs import JobRegistry
+from daq.core.recorders import Reserve, recover_journals
 from daq.core.scans import ScanManager
 from daq.core.stream import Broadcaster
 from daq.metrics import DaqMetrics
@@ -58,6 +59,7 @@ class Lab:
         data_dir: Path,
         metrics: DaqMetrics,
         monitor_interval_s: float = 1.0,
+        reserve_bytes: int = 0,
     ) -> None:
         self.instruments = {i.name: i for i in instruments}
         self.metrics = metrics
@@ -70,10 +72,19 @@ class Lab:
             for name, read in inst.readings().items():
                 self._readings[name] = read
                 self._reading_owner[name] = inst.name
+        self.reserve = Reserve(data_dir, reserve_bytes)
+        self.jobs = JobRegistry(metrics)
         self.acquisitions = AcquisitionManager(
-            data_dir / "acquisitions", self.reading, self.metadata, self.stream, metrics.rows.inc
+            self.jobs,
+            data_dir / "acquisitions",
+            self.reading,
+            self.metadata,
+            self.stream,
+            self.reserve,
         )
-        self.scans = ScanManager(data_dir / "scans", self.read, self.metadata)
+        self.scans = ScanManager(
+            self.jobs, data_dir / "scans", self.reading, self.metadata, self.stream, self.reserve
+        )
         self._stop = threading.Event()
         self._monitor: threading.Thread | None = None
 
@@ -123,20 +134,31 @@ class Lab:
         owners = sorted({self._reading_owner[r] for r in readings if r in self._reading_owner})
         return {
             "producer": f"daq {__version__}",
+            "software": {"daq": __version__},
+            "time_base": {
+                "column": "time_utc",
+                "clock": "the daemon host's system clock (UTC), read when the row is taken",
+                "resolution": "1 microsecond",
+                "files": "CSV: ISO 8601 with microseconds; Parquet/Arrow: timestamp[us, UTC];"
+                " HDF5: int64 microseconds since the Unix epoch",
+            },
+            "units": {r: self._readings[r].unit for r in readings if r in self._readings},
+            # every instrument's identity and settings at start, not only those read
             "instruments": {
-                name: {"kind": self.instruments[name].kind, **self.instruments[name].settings()}
-                for name in owners
+                name: {"kind": inst.kind, "reads": name in owners, **inst.settings()}
+                for name, inst in self.instruments.items()
             },
         }
 
     # --- lifecycle ----------------------------------------------------------------------
 
     def start(self) -> None:
-        recovered = (
-            recover_journals(self.data_dir / "acquisitions")
-            if (self.data_dir / "acquisitions").is_dir()
-            else []
-        )
+        recovered = [
+            path
+            for sub in ("acquisitions", "scans")
+            if (self.data_dir / sub).is_dir()
+            for path in recover_journals(self.data_dir / sub)
+        ]
         for path in recovered:
             log.warning("recovered an acquisition journal left by a crash", path=str(path))
         for inst in self.instruments.values():
@@ -166,8 +188,7 @@ class Lab:
     def shutdown(self) -> None:
         """Stop jobs, close the shutter, stop the stages, release the ports."""
         self._stop.set()
-        self.scans.cancel_all()
-        self.acquisitions.stop_all()
+        self.jobs.stop_all()
         if self._monitor is not None:
             self._monitor.join(5)
         for inst in self.instruments.values():
