@@ -127,7 +127,7 @@ def test_config_errors_name_each_key_and_create_nothing(tmp_path: Path) -> None:
     failure = _platform(
         tmp_path,
         {
-            "registry": None,
+            "clusterStack": None,
             "monitoring": {"retention": "forever"},
             "monitorng": {"retention": "30d"},
             "grafanaAdminPassword": None,
@@ -137,7 +137,7 @@ def test_config_errors_name_each_key_and_create_nothing(tmp_path: Path) -> None:
     cause = failure.__cause__
     assert isinstance(cause, StackConfigError)
     text = str(cause)
-    assert "lab-platform:registry: Field required" in text
+    assert "lab-platform:clusterStack: Field required" in text
     assert "lab-platform:monitoring.retention:" in text
     assert "lab-platform:monitorng: unknown key" in text
 
