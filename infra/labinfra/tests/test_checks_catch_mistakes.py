@@ -209,7 +209,7 @@ def test_render_writes_objects_and_redacts_secrets(
         next(folder.glob("*-monitoring-kube-prometheus-stack.yaml")).read_text()
     )
     assert release["chart"] == "kube-prometheus-stack"
-    assert release["version"] == "90.0.0"
+    assert release["version"] == "88.5.3"
     assert release["values"]["prometheus"]["prometheusSpec"]["retention"] == "30d"
     grafana = yaml.safe_load(next(folder.glob("*-monitoring-grafana-admin.yaml")).read_text())
     # The keys stay (what the Secret carries is reviewable); every value is redacted.

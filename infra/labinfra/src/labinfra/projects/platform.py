@@ -64,8 +64,11 @@ class PlatformConfig(ConfigModel):
 
 
 NAMESPACES = {
-    # Node exporter needs the host's network and /proc: this namespace cannot be restricted.
-    "monitoring": "privileged",
+    # baseline, not restricted: Alloy runs as root (its image has no USER) and Grafana's
+    # init-chown-data runs as root with CHOWN and DAC_OVERRIDE (labinfra/upstream/charts
+    # alloy and grafana chart.yaml). No hostPath, host network or privileged pod runs here
+    # since the chart's node exporter is off.
+    "monitoring": "baseline",
     "registry": "restricted",
     "arc-system": "restricted",
     "arc-runners": "baseline",
