@@ -1,37 +1,30 @@
-"""Names, labels and annotations of a preview environment.
-
-The label and annotation keys are the original's (genesluna/k8s-ephemeral-environments
-@ddd901c, `.github/actions/create-namespace/action.yml`), so its dashboards and habits
-carry over: `k8s-ee/type=ephemeral`, `k8s-ee/project-id`, `k8s-ee/pr-number`,
-`k8s-ee/branch`, `k8s-ee/commit-sha`; annotations `k8s-ee/created-at`,
-`k8s-ee/last-updated`, `k8s-ee/repository`; preservation as the label `preserve=true` with
-`k8s-ee/preserve-until` (`scripts/preserve-expiry.py`). `app.kubernetes.io/managed-by` is
-ours (`lab-preview`): a namespace the original created is not ours to reuse or delete.
-"""
+"""Names of a preview environment; its label keys live in `labjanitor.labels` (shared)."""
 
 from __future__ import annotations
 
 import re
 
-MANAGED_BY = "lab-preview"
-LABEL_MANAGED_BY = "app.kubernetes.io/managed-by"
-LABEL_TYPE = "k8s-ee/type"
-TYPE_EPHEMERAL = "ephemeral"
-LABEL_PROJECT = "k8s-ee/project-id"
-LABEL_PR = "k8s-ee/pr-number"
-LABEL_BRANCH = "k8s-ee/branch"
-LABEL_COMMIT = "k8s-ee/commit-sha"
-LABEL_PRESERVE = "preserve"
-ANNOTATION_CREATED = "k8s-ee/created-at"
-ANNOTATION_UPDATED = "k8s-ee/last-updated"
-ANNOTATION_REPOSITORY = "k8s-ee/repository"
-ANNOTATION_EXPIRES = "k8s-ee/expires-at"
-ANNOTATION_TTL_HOURS = "k8s-ee/ttl-hours"
-ANNOTATION_SLEEP_AFTER_HOURS = "k8s-ee/sleep-after-hours"
-ANNOTATION_SLEEPING_SINCE = "k8s-ee/sleeping-since"
-ANNOTATION_PRESERVE_UNTIL = "k8s-ee/preserve-until"
-ANNOTATION_PRESERVED_BY = "k8s-ee/preserved-by"
-ANNOTATION_PRESERVE_WARNED = "k8s-ee/preserve-warning-sent"
+from labjanitor.labels import (  # noqa: F401 (re-exported for the program and commands)
+    ANNOTATION_CREATED,
+    ANNOTATION_DEPLOY_STATUS,
+    ANNOTATION_EXPIRES,
+    ANNOTATION_PRESERVE_UNTIL,
+    ANNOTATION_PRESERVE_WARNED,
+    ANNOTATION_PRESERVED_BY,
+    ANNOTATION_REPOSITORY,
+    ANNOTATION_SLEEP_AFTER_HOURS,
+    ANNOTATION_SLEEPING_SINCE,
+    ANNOTATION_UPDATED,
+    LABEL_BRANCH,
+    LABEL_COMMIT,
+    LABEL_MANAGED_BY,
+    LABEL_PR,
+    LABEL_PRESERVE,
+    LABEL_PROJECT,
+    LABEL_TYPE,
+    MANAGED_BY,
+    TYPE_EPHEMERAL,
+)
 
 _DNS_LABEL = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
 _COMMIT = re.compile(r"^[0-9a-f]{40}$")
