@@ -4,26 +4,62 @@ from __future__ import annotations
 
 import re
 
-from labjanitor.labels import (  # noqa: F401 (re-exported for the program and commands)
-    ANNOTATION_CREATED,
-    ANNOTATION_DEPLOY_STATUS,
-    ANNOTATION_EXPIRES,
-    ANNOTATION_PRESERVE_UNTIL,
-    ANNOTATION_PRESERVE_WARNED,
-    ANNOTATION_PRESERVED_BY,
-    ANNOTATION_REPOSITORY,
-    ANNOTATION_SLEEP_AFTER_HOURS,
-    ANNOTATION_SLEEPING_SINCE,
-    ANNOTATION_UPDATED,
-    LABEL_BRANCH,
-    LABEL_COMMIT,
-    LABEL_MANAGED_BY,
-    LABEL_PR,
-    LABEL_PRESERVE,
-    LABEL_PROJECT,
-    LABEL_TYPE,
-    MANAGED_BY,
-    TYPE_EPHEMERAL,
+from labjanitor.labels import (
+    ANNOTATION_CREATED as ANNOTATION_CREATED,
+)
+from labjanitor.labels import (
+    ANNOTATION_DEPLOY_STATUS as ANNOTATION_DEPLOY_STATUS,
+)
+from labjanitor.labels import (
+    ANNOTATION_EXPIRES as ANNOTATION_EXPIRES,
+)
+from labjanitor.labels import (
+    ANNOTATION_PRESERVE_UNTIL as ANNOTATION_PRESERVE_UNTIL,
+)
+from labjanitor.labels import (
+    ANNOTATION_PRESERVE_WARNED as ANNOTATION_PRESERVE_WARNED,
+)
+from labjanitor.labels import (
+    ANNOTATION_PRESERVED_BY as ANNOTATION_PRESERVED_BY,
+)
+from labjanitor.labels import (
+    ANNOTATION_REPOSITORY as ANNOTATION_REPOSITORY,
+)
+from labjanitor.labels import (
+    ANNOTATION_SLEEP_AFTER_HOURS as ANNOTATION_SLEEP_AFTER_HOURS,
+)
+from labjanitor.labels import (
+    ANNOTATION_SLEEPING_SINCE as ANNOTATION_SLEEPING_SINCE,
+)
+from labjanitor.labels import (
+    ANNOTATION_UPDATED as ANNOTATION_UPDATED,
+)
+from labjanitor.labels import (
+    LABEL_BRANCH as LABEL_BRANCH,
+)
+from labjanitor.labels import (
+    LABEL_COMMIT as LABEL_COMMIT,
+)
+from labjanitor.labels import (
+    LABEL_MANAGED_BY as LABEL_MANAGED_BY,
+)
+from labjanitor.labels import (
+    LABEL_PR as LABEL_PR,
+)
+from labjanitor.labels import (
+    LABEL_PRESERVE as LABEL_PRESERVE,
+)
+from labjanitor.labels import (
+    LABEL_PROJECT as LABEL_PROJECT,
+)
+from labjanitor.labels import (
+    LABEL_TYPE as LABEL_TYPE,
+)
+from labjanitor.labels import (
+    MANAGED_BY as MANAGED_BY,
+)
+from labjanitor.labels import (
+    TYPE_EPHEMERAL as TYPE_EPHEMERAL,
 )
 
 _DNS_LABEL = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
