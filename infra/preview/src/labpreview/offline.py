@@ -12,9 +12,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+import yaml
+
 from labinfra.offline.harness import RunOptions, StackOutputs, StackRun, run_project
 from labinfra.offline.lab import PROJECTS_DIR
-from labinfra.offline.render import render_run
+from labinfra.offline.render import REDACTED, render_run
 
 PROJECT_DIR = PROJECTS_DIR / "preview"
 BASE_STACK = "lab"
@@ -85,5 +87,20 @@ def run_preview(
 
 
 def render_preview(run: StackRun, out: Path) -> list[Path]:
-    """One YAML file per object under out/lab-preview/pr-<n>/, secrets redacted (keys kept)."""
-    return render_run(run, out)
+    """One YAML file per object under out/lab-preview/pr-<n>/, secrets redacted (keys kept).
+
+    `render_run` redacts a secret input whole; a Secret's `stringData` is secret as a whole
+    (its values are secret Outputs), so its keys are written back with redacted values: a
+    reviewer sees which variables a Secret holds, never their values.
+    """
+    files = render_run(run, out)
+    folder = out / run.project / run.stack
+    for resource in run.kubernetes_objects():
+        data = resource.inputs.get("stringData")
+        if resource.inputs.get("kind") != "Secret" or not isinstance(data, dict):
+            continue
+        path = folder / f"{resource.order:03d}-{resource.name}.yaml"
+        document = yaml.safe_load(path.read_text(encoding="utf-8"))
+        document["stringData"] = dict.fromkeys(data, REDACTED)
+        path.write_text(yaml.safe_dump(document, sort_keys=False), encoding="utf-8")
+    return files
