@@ -348,3 +348,91 @@ def test_cli_render_refuses_a_bad_config(tmp_path: Path) -> None:
     assert result.returncode == 2
     assert "projectId" in result.stderr
     assert not (tmp_path / "lab-preview").exists()
+
+
+def test_pr_facts_trust_github_not_the_artifact(github_server: FakeGitHubServer) -> None:
+    from labjanitor.testing.fake_github import pull
+    from labpreview.workflow import pr_facts
+
+    github_server.state.add_pull(
+        "example-lab/lab", pull(9, head_sha=SHA, head_repository="stranger/lab", labels=("bug",))
+    )
+    with GitHubClient(TOKEN, base_url=github_server.url) as github:
+        facts = pr_facts(
+            github, "example-lab/lab", SHA, {"number": 9, "labels": ["preview"]}, "preview"
+        )
+        assert facts["deploy"] == "false"  # the artifact's "labels" are ignored
+        with pytest.raises(PreserveRefusedError, match="head is"):
+            pr_facts(github, "example-lab/lab", "f" * 40, {"number": 9}, "preview")
+    github_server.state.add_pull(
+        "example-lab/lab",
+        pull(9, head_sha=SHA, head_repository="stranger/lab", labels=("preview",)),
+    )
+    with GitHubClient(TOKEN, base_url=github_server.url) as github:
+        assert (
+            pr_facts(github, "example-lab/lab", SHA, {"number": 9}, "preview")["deploy"] == "true"
+        )
+
+
+def test_preserve_command_against_a_local_kubernetes_api(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The Kubernetes API is labjanitor.testing.fake_kube, a local server answering as it does."""
+    from labjanitor.testing import fake_kube
+    from labpreview.cli import main
+
+    server = fake_kube.FakeKubeServer().start()
+    try:
+        ours = {"k8s-ee/type": "ephemeral", "app.kubernetes.io/managed-by": "lab-preview"}
+        for i in range(1, 5):
+            server.state.add_namespace(f"lab-pr-{i}", {**ours, "k8s-ee/pr-number": str(i)})
+        args = [
+            "preserve",
+            "--body",
+            "/preserve 24",
+            "--association",
+            "MEMBER",
+            "--user",
+            "alice",
+            "--now",
+            "2026-03-01T12:00:00Z",
+            "--kubernetes-host",
+            server.url,
+        ]
+        for i in (1, 2, 3):
+            assert main([*args, "--namespace", f"lab-pr-{i}"]) == 0
+        meta = server.state.namespaces["lab-pr-1"]["metadata"]
+        assert meta["labels"]["preserve"] == "true"
+        assert meta["annotations"]["k8s-ee/preserve-until"] == "2026-03-02T12:00:00Z"
+        assert main([*args, "--namespace", "lab-pr-4"]) == 3  # a fourth is refused
+        assert "preserve" not in server.state.namespaces["lab-pr-4"]["metadata"]["labels"]
+        assert (
+            main(
+                [
+                    *args[:-4],
+                    "--now",
+                    "2026-03-01T13:00:00Z",
+                    "--kubernetes-host",
+                    server.url,
+                    "--namespace",
+                    "lab-pr-2",
+                ]
+            )
+            == 0
+        )  # repeating extends
+        meta = server.state.namespaces["lab-pr-2"]["metadata"]
+        assert meta["annotations"]["k8s-ee/preserve-until"] == "2026-03-02T13:00:00Z"
+        stranger = [
+            "preserve",
+            "--body",
+            "/preserve",
+            "--association",
+            "CONTRIBUTOR",
+            "--user",
+            "eve",
+            "--kubernetes-host",
+            server.url,
+            "--namespace",
+            "lab-pr-4",
+        ]
+        assert main(stranger) == 3
+    finally:
+        server.stop()

@@ -437,6 +437,121 @@ def _cmd_render(args: argparse.Namespace) -> int:
     return 0
 
 
+def pr_facts(
+    github: Any, repository: str, event_sha: str, claimed: Mapping[str, Any], label: str
+) -> dict[str, str]:
+    """What the privileged deploy job may trust about the PR behind a `workflow_run`.
+
+    `claimed` comes from the unprivileged build's artifact (PR code could have written
+    it): only its number is used, to ask GitHub for the PR, whose head commit must be the
+    commit the build ran on (`workflow_run.head_sha`, from the event). Labels, head
+    repository, branch and state come from GitHub, never from the artifact."""
+    number = int(claimed["number"])
+    pr = github.get_pull(repository, number)
+    if pr.head_sha != event_sha:
+        raise PreserveRefusedError(
+            f"PR #{number} head is {pr.head_sha[:12]}, the build ran on {event_sha[:12]}"
+        )
+    gate = deploy_gate(repository, pr.head_repository, pr.labels, label)
+    return {
+        "number": str(number),
+        "head_repository": pr.head_repository,
+        "state": "merged" if pr.merged else pr.state,
+        "deploy": "true" if gate.allowed else "false",
+        "gate": gate.reason,
+    }
+
+
+def _cmd_pr_facts(args: argparse.Namespace) -> int:
+    from labjanitor.github import GitHubClient, GitHubError
+
+    claimed = json.loads(args.pr_file.read_text(encoding="utf-8"))
+    with GitHubClient(_token(), base_url=args.api_url) as github:
+        try:
+            facts = pr_facts(github, args.repository, args.event_sha, claimed, args.label)
+        except (GitHubError, PreserveRefusedError, KeyError, ValueError) as exc:
+            print(f"pr-facts: refused: {exc}", file=sys.stderr)
+            return 3
+    for key, value in facts.items():
+        print(f"{key}={value}")
+    return 0
+
+
+def _cmd_preserve(args: argparse.Namespace) -> int:
+    """Apply a /preserve: count preserved namespaces, label this one (kubernetes client)."""
+    from labjanitor.core.model import format_time, parse_time
+    from labjanitor.kube import Kube, KubeError, api_client
+
+    try:
+        request = parse_preserve(args.body, args.association, args.max_hours)
+    except PreserveRefusedError as exc:
+        print(f"preserve: refused: {exc}")
+        return 3
+    kube = Kube(api_client(args.kubernetes_host or None))
+    now = _now(args.now)
+    try:
+        namespaces = kube.preview_namespaces()
+        ours = {ns.name: ns for ns in namespaces if ns.managed}
+        if args.namespace not in ours:
+            print(f"preserve: refused: no preview environment {args.namespace}")
+            return 3
+        preserved = {
+            ns.name: parse_time(ns.annotations.get(n.ANNOTATION_PRESERVE_UNTIL, ""))
+            for ns in ours.values()
+            if ns.preserved
+        }
+        decision = decide_preserve(request, args.namespace, preserved, now, args.max_preserved)
+        kube.patch_namespace(
+            args.namespace,
+            labels={n.LABEL_PRESERVE: "true"},
+            annotations={
+                n.ANNOTATION_PRESERVE_UNTIL: format_time(decision.until),
+                n.ANNOTATION_PRESERVED_BY: args.user,
+                n.ANNOTATION_PRESERVE_WARNED: None,
+            },
+        )
+    except PreserveRefusedError as exc:
+        print(f"preserve: refused: {exc}")
+        return 3
+    except KubeError as exc:
+        print(f"preserve: {exc}", file=sys.stderr)
+        return 1
+    print(f"until={decision.until.strftime('%Y-%m-%d %H:%M UTC')}")
+    print(f"extended={'true' if decision.extended else 'false'}")
+    return 0
+
+
+def _cmd_preserve_warnings(args: argparse.Namespace) -> int:
+    """Comment on PRs whose preservation ends within the hour, once each."""
+    from labjanitor.github import GitHubClient, GitHubError
+    from labjanitor.kube import Kube, KubeError, api_client
+
+    kube = Kube(api_client(args.kubernetes_host or None))
+    now = _now(args.now)
+    try:
+        items = kube.core.list_namespace(label_selector=f"{n.LABEL_PRESERVE}=true").items
+    except Exception as exc:  # the client raises ApiException and urllib3 errors
+        print(f"preserve-warnings: cannot list namespaces: {exc}", file=sys.stderr)
+        return 1
+    spaces = [kube.core.api_client.sanitize_for_serialization(i) for i in items]
+    failed = 0
+    with GitHubClient(_token(), base_url=args.api_url) as github:
+        for name, repository, number, until in preserve_warnings(spaces, now):
+            body = (
+                f"{WARNING_MARKER}\nThe preview environment `{name}` stops being preserved at "
+                f"{until.strftime('%Y-%m-%d %H:%M UTC')}. Comment `/preserve` to extend it."
+            )
+            try:
+                github.create_comment(repository, number, body)
+                kube.patch_namespace(name, annotations={n.ANNOTATION_PRESERVE_WARNED: "true"})
+            except (GitHubError, KubeError) as exc:
+                failed += 1
+                print(f"preserve-warnings: {name}: {exc}", file=sys.stderr)
+                continue
+            print(f"warned: {name} (#{number})")
+    return 1 if failed else 0
+
+
 def add_commands(commands: Any) -> None:
     """Register the workflow subcommands on `lab-preview`."""
     render = commands.add_parser("render", help="write the objects a PR's stack would create")
@@ -494,6 +609,31 @@ def add_commands(commands: Any) -> None:
     stack.add_argument("--now")
     stack.add_argument("--out", type=Path, required=True)
     stack.set_defaults(run=_cmd_stack_config)
+
+    facts = commands.add_parser("pr-facts", help="verify a workflow_run's PR against GitHub")
+    facts.add_argument("--repository", required=True)
+    facts.add_argument("--event-sha", required=True)
+    facts.add_argument("--pr-file", type=Path, required=True)
+    facts.add_argument("--label", default="preview")
+    facts.add_argument("--api-url", default="https://api.github.com")
+    facts.set_defaults(run=_cmd_pr_facts)
+
+    apply = commands.add_parser("preserve", help="apply a /preserve comment to a namespace")
+    apply.add_argument("--namespace", required=True)
+    apply.add_argument("--body", required=True)
+    apply.add_argument("--association", required=True)
+    apply.add_argument("--user", required=True)
+    apply.add_argument("--max-hours", type=int, default=MAX_PRESERVE_HOURS)
+    apply.add_argument("--max-preserved", type=int, default=MAX_PRESERVED)
+    apply.add_argument("--now")
+    apply.add_argument("--kubernetes-host", default="")
+    apply.set_defaults(run=_cmd_preserve)
+
+    warn = commands.add_parser("preserve-warnings", help="warn PRs whose preservation ends soon")
+    warn.add_argument("--now")
+    warn.add_argument("--kubernetes-host", default="")
+    warn.add_argument("--api-url", default="https://api.github.com")
+    warn.set_defaults(run=_cmd_preserve_warnings)
 
     images = commands.add_parser("images", help="the images to build for a commit (JSON)")
     images.add_argument("--config", type=Path, default=Path("k8s-ee.yaml"))
