@@ -117,7 +117,7 @@ def uv_image() -> str:
     return name
 
 
-def build(image: Image, tag: str) -> float:
+def build(image: Image, tag: str, *, no_cache: bool = False) -> float:
     """Build `image` as `tag`; returns the seconds it took."""
     argv = [
         "podman",
@@ -138,6 +138,8 @@ def build(image: Image, tag: str) -> float:
     ]
     if image.target:
         argv += ["--target", image.target]
+    if no_cache:
+        argv.append("--no-cache")
     if CA_BUNDLE.is_file():
         argv += ["--secret", f"id=ca,src={CA_BUNDLE}"]
     started = time.monotonic()
@@ -156,10 +158,11 @@ def image_size(tag: str) -> int:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="build", description=__doc__.split("\n\n")[0])
     parser.add_argument("--version", default="0.1.0", help="tag of the images")
+    parser.add_argument("--no-cache", action="store_true", help="rebuild every layer")
     args = parser.parse_args(argv)
     for image in IMAGES:
         tag = f"localhost/{image.name}:{args.version}"
-        seconds = build(image, tag)
+        seconds = build(image, tag, no_cache=args.no_cache)
         print(f"{tag}: {image_size(tag) / 1e6:.0f} MB, built in {seconds:.1f} s")
     return 0
 
