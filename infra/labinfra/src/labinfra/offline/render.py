@@ -98,6 +98,11 @@ def main(argv: list[str] | None = None) -> int:
             print(f"labinfra-render: {exc}: {cause}", file=sys.stderr)
             return 2
         raise
+    print(
+        "labinfra-render: the cluster stack is rendered with stand-in k3s checksums "
+        "(labinfra.offline.lab.stand_in_checksums), not the release's",
+        file=sys.stderr,
+    )
     for run in runs.values():
         files = render_run(run, args.out)
         print(
