@@ -14,20 +14,9 @@ from pydantic import BaseModel
 from labkit.auth import TokenAuth
 from labkit.docs import install_offline_docs
 from labkit.errors import install_error_handlers
-from labkit.testing import ServerThread
+from labkit.testing import CHROMIUM, CHROMIUM_ARGS, ServerThread
 
 pytestmark = [pytest.mark.browser, pytest.mark.integration]
-
-# As the apps' page tests start it: no sandbox (root in a container), and none of Chromium's
-# own background traffic (updates, sync, safe browsing) that would try the internet.
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 
 
 class Goto(BaseModel):
@@ -59,7 +48,7 @@ def make_app() -> FastAPI:
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
     with sync_playwright() as p:
-        b = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
+        b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         yield b
         b.close()
 

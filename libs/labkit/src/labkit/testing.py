@@ -22,7 +22,7 @@ import urllib.request
 from collections.abc import Callable, Container, Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
-from typing import IO, TypeVar
+from typing import TypeVar
 
 import uvicorn
 from starlette.types import ASGIApp
@@ -30,6 +30,20 @@ from starlette.types import ASGIApp
 T = TypeVar("T")
 
 LOCALHOST = "127.0.0.1"
+
+CHROMIUM = "/usr/bin/chromium"
+"""Debian's Chromium (deps/apt), for Playwright's ``chromium.launch(executable_path=...)``:
+Playwright's own browser download needs the internet."""
+
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",  # tests run as root in a container, where the sandbox cannot start
+    "--disable-gpu",
+    # none of Chromium's own traffic (updates, sync, field trials) towards the internet
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 
 
 def free_port(host: str = LOCALHOST, kind: socket.SocketKind = socket.SOCK_STREAM) -> int:
@@ -152,8 +166,10 @@ _running_lock = threading.Lock()
 
 
 def running_services() -> list[ServiceProcess]:
-    """The :class:`ServiceProcess` es started and not yet stopped (for failure reports)."""
+    """The :class:`ServiceProcess` es started and still running (for failure reports); a
+    test may also have killed one itself."""
     with _running_lock:
+        _running[:] = [service for service in _running if service.running]
         return list(_running)
 
 
@@ -188,19 +204,19 @@ class ServiceProcess:
         self.ready_timeout = ready_timeout
         self.cwd = cwd
         self.proc: subprocess.Popen[bytes] | None = None
-        self._log_file: IO[bytes] | None = None
 
     def start(self) -> ServiceProcess:
         self.log.parent.mkdir(parents=True, exist_ok=True)
-        self._log_file = self.log.open("wb")
-        self.proc = subprocess.Popen(
-            self.argv,
-            env=self.env,
-            cwd=self.cwd,
-            stdin=subprocess.DEVNULL,
-            stdout=self._log_file,
-            stderr=subprocess.STDOUT,
-        )
+        # the child keeps its own descriptor of the log; ours closes at once
+        with self.log.open("wb") as log_file:
+            self.proc = subprocess.Popen(
+                self.argv,
+                env=self.env,
+                cwd=self.cwd,
+                stdin=subprocess.DEVNULL,
+                stdout=log_file,
+                stderr=subprocess.STDOUT,
+            )
         with _running_lock:
             _running.append(self)
         try:
@@ -268,9 +284,6 @@ class ServiceProcess:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait()
-        if self._log_file is not None:
-            self._log_file.close()
-            self._log_file = None
         return self.returncode
 
     def __enter__(self) -> ServiceProcess:
