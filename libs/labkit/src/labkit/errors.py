@@ -229,7 +229,7 @@ _PROBLEM_CONTENT = {PROBLEM_JSON: {"schema": {"$ref": _REF.format(model="Problem
 _AUTH_RESPONSES = {
     "401": "No token given (`WWW-Authenticate: Bearer`)",
     "403": "Wrong token",
-    "503": "The service has no token configured: commands are disabled",
+    "503": "The service has no token configured: what needs one is disabled",
 }
 _METHODS = {"get", "put", "post", "delete", "patch", "options", "head", "trace"}
 
@@ -272,6 +272,8 @@ def declare_problems(schema: dict[str, Any], domain_statuses: list[int] | None =
             for status, response in responses.items():
                 if status == "default" or int(status) >= 400:
                     response["content"] = dict(_PROBLEM_CONTENT)
+                if status == "422" and response.get("description") == "Validation Error":
+                    response["description"] = "Invalid request: `errors` names each bad field"
             if operation.get("security"):
                 for status, text in _AUTH_RESPONSES.items():
                     responses.setdefault(status, {"description": text})
