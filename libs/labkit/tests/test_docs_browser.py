@@ -8,13 +8,13 @@ from urllib.parse import urlsplit
 
 import pytest
 from fastapi import Depends, FastAPI
-from playwright.sync_api import Browser, Route, expect, sync_playwright
+from playwright.sync_api import Browser, Route, expect
 from pydantic import BaseModel
 
 from labkit.auth import TokenAuth
 from labkit.docs import install_offline_docs
 from labkit.errors import install_error_handlers
-from labkit.testing import CHROMIUM, CHROMIUM_ARGS, ServerThread
+from labkit.testing import ServerThread, chromium
 
 pytestmark = [pytest.mark.browser, pytest.mark.integration]
 
@@ -47,10 +47,8 @@ def make_app() -> FastAPI:
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+    with chromium() as b:
         yield b
-        b.close()
 
 
 @pytest.fixture(scope="module")

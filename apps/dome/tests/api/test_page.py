@@ -7,9 +7,9 @@ import time
 from collections.abc import Iterator
 
 import pytest
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Browser, Page, expect
 
-from labkit.testing import CHROMIUM, CHROMIUM_ARGS
+from labkit.testing import chromium
 from tests.conftest import TOKEN, DomeServer
 
 pytestmark = [pytest.mark.browser, pytest.mark.integration]
@@ -17,10 +17,8 @@ pytestmark = [pytest.mark.browser, pytest.mark.integration]
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+    with chromium() as b:
         yield b
-        b.close()
 
 
 @pytest.fixture
