@@ -101,8 +101,12 @@ def strict_schema(schema: Mapping[str, Any]) -> dict[str, Any]:
     """An OpenAPI v3 structural schema with unknown fields forbidden where the server prunes."""
     out = copy.deepcopy(dict(schema))
     _forbid_unknown(out)
-    # metadata is checked by the Kubernetes schemas; status is never sent.
+    # metadata is checked by the Kubernetes schemas (and left out of the body validated
+    # here, so a CRD that lists it as required, like CloudNativePG's Cluster, must not
+    # require it); status is never sent.
     out.get("properties", {}).pop("status", None)
+    if "required" in out:
+        out["required"] = [key for key in out["required"] if key != "metadata"]
     return out
 
 
