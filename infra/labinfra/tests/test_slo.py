@@ -113,9 +113,9 @@ def test_bad_objectives_are_refused_with_the_key_named(
 
 
 def test_durations() -> None:
-    assert [duration_seconds(d) for d in ("5m", "6h", "3d")] == [300, 21600, 259200]
+    assert [duration_seconds(d) for d in ("30s", "5m", "6h", "3d")] == [30, 300, 21600, 259200]
     with pytest.raises(ValueError, match="not a duration"):
-        duration_seconds("5s")
+        duration_seconds("5 m")
 
 
 def test_generated_rules_pass_promtool(tmp_path: Path) -> None:

@@ -38,10 +38,11 @@ GRAPHITE_EXPORTER_INGEST_PORT = 9109
 MIN_INTERVAL_SECONDS = 30
 """No integration is asked more often than this, whatever its budget allows."""
 
-PVE_FIXED_CALLS = 8
-"""pve-exporter API calls per collection besides one per guest (measured against fakepve
-by tests/integrations/test_proxmox.py: status, version, cluster resources, backup-info,
-cluster status (x2), node list, subscription; then each guest's config)."""
+PVE_FIXED_CALLS = 16
+"""pve-exporter 3.10.2's API calls per collection of a one-node cluster besides one per
+guest (its config), as counted against fakepve by tests/integrations/test_proxmox.py:
+cluster/status x7, cluster/resources x3, version, backup-info, qdevice, and the node's
+subscription, qemu and lxc lists."""
 
 HOST_PORT = r"^[\w.\-]+:\d+$"
 
@@ -113,38 +114,42 @@ class Plan:
         """The most this plan can ask of one API target in a minute."""
         total = replicas * 60 / self.probe_interval
         if self.cache_seconds is not None:
-            # One collection per cache period, plus one for a request that arrives while
-            # the cached copy is being replaced (nginx's lock times out to the upstream).
-            total += calls_per_collection * 60 / self.cache_seconds
+            # At most two collections per cache period: the one that filled the cache and,
+            # at worst, one refresh started just before the period ended.
+            total += 2 * calls_per_collection * 60 / self.cache_seconds
         elif self.scrape_interval is not None:
             total += replicas * 60 / self.scrape_interval
         return total
 
 
-def _interval(requests_per_minute: float, replicas: int) -> int:
-    """Seconds between requests of each of `replicas` so they stay within the rate."""
-    return max(MIN_INTERVAL_SECONDS, math.ceil(replicas * 60 / requests_per_minute))
-
-
-def plan(integrations: Integrations, replicas: int) -> dict[str, Plan]:
+def plan(
+    integrations: Integrations, replicas: int, *, min_interval: int = MIN_INTERVAL_SECONDS
+) -> dict[str, Plan]:
     """Intervals for every configured integration; the budget is split half and half
     between probes and metrics where there are both."""
     if replicas < 1:
         raise ValueError("replicas must be at least 1")
+
+    def interval(requests_per_minute: float, callers: int) -> int:
+        # Seconds between requests of each caller so that all of them stay within the rate.
+        return max(min_interval, math.ceil(callers * 60 / requests_per_minute))
+
     plans: dict[str, Plan] = {}
     if integrations.home_assistant:
         half = integrations.home_assistant.max_requests_per_minute / 2
-        plans["home-assistant"] = Plan(_interval(half, replicas), _interval(half, replicas))
+        plans["home-assistant"] = Plan(interval(half, replicas), interval(half, replicas))
     if integrations.proxmox:
         pve = integrations.proxmox
         half = pve.max_requests_per_minute / 2
         calls = PVE_FIXED_CALLS + pve.max_guests
-        cache = max(MIN_INTERVAL_SECONDS, math.ceil(calls * 60 / half))
+        # One collection per period serves every replica; the +1 is the collection that
+        # may start while an expired copy is being replaced.
+        cache = interval(half / (calls * 2), 1)
         # Scraping the cache more often than it changes only repeats samples.
-        plans["proxmox"] = Plan(_interval(half, replicas), cache, cache)
+        plans["proxmox"] = Plan(interval(half, replicas), cache, cache)
     if integrations.truenas:
         budget = integrations.truenas.max_requests_per_minute
-        plans["truenas"] = Plan(_interval(budget, replicas))
+        plans["truenas"] = Plan(interval(budget, replicas))
     return plans
 
 
@@ -205,9 +210,10 @@ def integration_jobs(
     blackbox_address: str,
     pve_address: str,
     graphite_address: str,
+    min_interval: int = MIN_INTERVAL_SECONDS,
 ) -> list[IntegrationJob]:
     """Every scrape job for the configured integrations, with rate-limited intervals."""
-    plans = plan(integrations, replicas)
+    plans = plan(integrations, replicas, min_interval=min_interval)
     jobs: list[IntegrationJob] = []
     ha, pve, nas = integrations.home_assistant, integrations.proxmox, integrations.truenas
     if ha:
@@ -217,7 +223,7 @@ def integration_jobs(
                 integration="home-assistant",
                 targets=[ha.address],
                 metrics_path="/api/prometheus",
-                interval=plans["home-assistant"].scrape_interval or MIN_INTERVAL_SECONDS,
+                interval=plans["home-assistant"].scrape_interval or min_interval,
                 scheme=ha.scheme,
                 bearer=HOME_ASSISTANT_SECRET,
                 lab_ca=ha.scheme == "https",
@@ -230,7 +236,7 @@ def integration_jobs(
                 integration="proxmox",
                 targets=list(pve.hosts),
                 metrics_path="/pve",
-                interval=plans["proxmox"].scrape_interval or MIN_INTERVAL_SECONDS,
+                interval=plans["proxmox"].scrape_interval or min_interval,
                 params={"module": ["default"], "cluster": ["1"], "node": ["1"]},
                 via=pve_address,
             )
@@ -426,6 +432,7 @@ def pve_cache_nginx_conf(
     listen: str,
     upstream: str,
     runtime_dir: str,
+    user: str | None = None,
 ) -> str:
     """nginx.conf for the cache in front of pve-exporter.
 
@@ -433,10 +440,12 @@ def pve_cache_nginx_conf(
     asks pve-exporter at most once per `cache_seconds`. proxy_cache_lock makes concurrent
     misses wait for the one request in flight instead of each going upstream, and stale
     answers are served while a refresh runs, so a replica never waits a whole collection.
+    `user` matters only when nginx starts as root (the cluster's image runs unprivileged).
     """
+    user_line = f"user {user};\n" if user else ""
     return f"""\
 # Generated by labinfra.monitoring.integrations.pve_cache_nginx_conf.
-worker_processes 1;
+{user_line}worker_processes 1;
 pid {runtime_dir}/nginx.pid;
 error_log stderr warn;
 events {{ worker_connections 64; }}
