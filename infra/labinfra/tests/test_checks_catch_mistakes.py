@@ -24,7 +24,14 @@ from labinfra.offline.harness import (
 )
 from labinfra.offline.lab import MONITORING_DIR, PROJECTS_DIR
 from labinfra.offline.render import REDACTED, render_run
-from labinfra.offline.validate import CrdCatalog, check_stack, secret_leaks, validate_objects
+from labinfra.offline.validate import (
+    CrdCatalog,
+    check_stack,
+    crd_catalog,
+    find_crd_schemas,
+    secret_leaks,
+    validate_objects,
+)
 from labinfra.stackconfig import StackConfigError
 
 FIXTURE_INVENTORY = str(Path(__file__).parent / "fixtures" / "hosts.yml")
@@ -310,3 +317,18 @@ def test_render_reports_a_missing_inventory_in_one_line(
     assert err.startswith("labinfra-render: lab-cluster/lab failed")
     assert "absent.yml" in err
     assert not (tmp_path / "out").exists()
+
+
+def test_crd_schemas_are_vendored_in_the_repository() -> None:
+    """The schemas come from inside the repository, so a clean clone validates the same."""
+    root = find_crd_schemas()
+    repository = Path(__file__).resolve().parents[3]
+    assert root.is_relative_to(repository)
+    kinds = crd_catalog(root).kinds()
+    for kind in ("ServiceMonitor", "PrometheusRule", "ScrapeConfig", "Cluster"):
+        assert any(k == kind for _, k in kinds), f"no vendored schema for {kind}"
+
+
+def test_a_custom_resource_without_a_schema_is_a_problem(crds: CrdCatalog) -> None:
+    problems = crds.validate({"apiVersion": "example.com/v1", "kind": "Widget", "spec": {}})
+    assert problems == [f"no CRD schema for example.com/v1 Widget under {crds.root}"]
