@@ -2,8 +2,8 @@
 
 Every alert in infra/monitoring/rules/*.rules.yml links a runbook section that exists: the
 file under docs/runbooks/ and a heading with that GitHub anchor, whose section gives
-concrete steps with at least one command (a fenced code block). Runs against the files as
-committed; no rule file is exempt.
+concrete steps with at least one command (a fenced block or an inline `command args`).
+Runs against the files as committed; no rule file is exempt.
 """
 
 from __future__ import annotations
@@ -21,6 +21,9 @@ URL = re.compile(
     r"^https://github\.com/example-lab/lab/blob/main/docs/runbooks/(?P<file>[\w.-]+\.md)"
     r"#(?P<anchor>[\w-]+)$"
 )
+
+COMMAND = re.compile(r"`[a-z][\w.-]* [^`]+`")
+"""An inline command: `kubectl -n x get pods` (a word, a space, arguments)."""
 
 
 def github_anchor(heading: str) -> str:
@@ -94,7 +97,9 @@ def test_every_alert_links_an_existing_runbook_section(where: str, rule: dict[st
     assert anchor in found, f"{where}: no heading with anchor #{anchor} in {runbook.name}"
     body = found[anchor]
     assert len(body.strip()) > 80, f"{where}: the section #{anchor} says almost nothing"
-    assert "```" in body, f"{where}: the section #{anchor} gives no command to run"
+    assert "```" in body or COMMAND.search(body), (
+        f"{where}: the section #{anchor} gives no command to run"
+    )
 
 
 def test_a_missing_section_is_caught(tmp_path: Path) -> None:
@@ -102,3 +107,5 @@ def test_a_missing_section_is_caught(tmp_path: Path) -> None:
     page = "# Runbook\n\n## SomethingElse\n\nSteps.\n```sh\ntrue\n```\n"
     assert "picodown" not in sections(page)
     assert "somethingelse" in sections(page)
+    assert COMMAND.search("run `kubectl -n monitoring get pods` first")
+    assert not COMMAND.search("the `picotemp` exporter")
