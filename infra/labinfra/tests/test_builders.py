@@ -66,18 +66,35 @@ def test_alloy_keeps_only_its_own_nodes_pods_and_pushes_to_loki() -> None:
 
 def test_proxmox_goes_through_the_exporter() -> None:
     integrations = Integrations.model_validate({"proxmox": {"hosts": ["pve1:8006", "pve2:8006"]}})
-    (spec,) = integration_scrape_specs(
-        integrations, home_assistant_secret="x", pve_exporter_address="pve-exporter.m.svc:9221"
+    spec, probe = integration_scrape_specs(
+        integrations,
+        replicas=1,
+        pve_exporter_address="pve-exporter.m.svc:9221",
+        blackbox_address="blackbox.m.svc:9115",
+        graphite_address="unused:9108",
     )
     assert spec.spec["staticConfigs"][0]["targets"] == ["pve1:8006", "pve2:8006"]
     relabel = spec.spec["relabelings"]
     assert relabel[0] == {"sourceLabels": ["__address__"], "targetLabel": "__param_target"}
     assert relabel[-1]["replacement"] == "pve-exporter.m.svc:9221"
+    # Each node's API is also probed as a user would, through the blackbox exporter.
+    assert probe.spec["jobName"] == "probe-proxmox"
+    assert probe.spec["staticConfigs"][0]["targets"] == [
+        "https://pve1:8006/api2/json/version",
+        "https://pve2:8006/api2/json/version",
+    ]
+    assert probe.spec["relabelings"][-1]["replacement"] == "blackbox.m.svc:9115"
 
 
 def test_no_integrations_no_scrape_configs() -> None:
     assert (
-        integration_scrape_specs(Integrations(), home_assistant_secret="x", pve_exporter_address="")
+        integration_scrape_specs(
+            Integrations(),
+            replicas=1,
+            pve_exporter_address="",
+            blackbox_address="",
+            graphite_address="",
+        )
         == []
     )
 

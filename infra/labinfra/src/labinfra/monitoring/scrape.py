@@ -10,10 +10,17 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from pydantic import Field
-
 from labinfra.inventory import Host, Inventory
-from labinfra.stackconfig import ConfigModel
+from labinfra.monitoring.integrations import (
+    HomeAssistant,
+    Integrations,
+    Proxmox,
+    TrueNas,
+    integration_jobs,
+)
+from labinfra.monitoring.integrations import scrape_config_spec as integration_spec
+
+__all__ = ["HomeAssistant", "Integrations", "Proxmox", "TrueNas"]
 
 NODE_EXPORTER_PORT = 9100
 PVE_EXPORTER_PORT = 9221
@@ -155,31 +162,6 @@ def prometheus_scrape_configs(jobs: list[ScrapeJob]) -> list[dict[str, Any]]:
     ]
 
 
-class HomeAssistant(ConfigModel):
-    address: str = Field(pattern=r"^[\w.\-]+:\d+$")
-    scheme: str = Field(default="http", pattern=r"^https?$")
-
-
-class Proxmox(ConfigModel):
-    hosts: list[str] = Field(min_length=1)
-    """Proxmox VE nodes as `host:8006`."""
-    user: str = "prometheus@pve"
-    token_name: str = "monitoring"  # noqa: S105 (the token's name, not its value)
-    verify_tls: bool = False
-
-
-class TrueNas(ConfigModel):
-    address: str = Field(pattern=r"^[\w.\-]+:\d+$")
-    """Where TrueNAS's node exporter listens (`host:9100`)."""
-    metrics_path: str = "/metrics"
-
-
-class Integrations(ConfigModel):
-    home_assistant: HomeAssistant | None = None
-    proxmox: Proxmox | None = None
-    truenas: TrueNas | None = None
-
-
 @dataclass(frozen=True)
 class ScrapeSpec:
     name: str
@@ -204,58 +186,18 @@ def inventory_scrape_specs(inventory: Inventory) -> list[ScrapeSpec]:
 def integration_scrape_specs(
     integrations: Integrations,
     *,
-    home_assistant_secret: str,
+    replicas: int,
     pve_exporter_address: str,
+    blackbox_address: str,
+    graphite_address: str,
 ) -> list[ScrapeSpec]:
-    """Home Assistant (bearer token), Proxmox (via pve-exporter), TrueNAS."""
-    specs = []
-    if integrations.home_assistant:
-        ha = integrations.home_assistant
-        specs.append(
-            ScrapeSpec(
-                "home-assistant",
-                {
-                    "jobName": "home-assistant",
-                    "scheme": ha.scheme.upper(),
-                    "metricsPath": "/api/prometheus",
-                    "authorization": {
-                        "type": "Bearer",
-                        "credentials": {"name": home_assistant_secret, "key": "token"},
-                    },
-                    "staticConfigs": [_static([ha.address], {"lab_integration": "home-assistant"})],
-                },
-            )
-        )
-    if integrations.proxmox:
-        specs.append(
-            ScrapeSpec(
-                "proxmox",
-                {
-                    "jobName": "proxmox",
-                    "metricsPath": "/pve",
-                    "params": {"module": ["default"], "cluster": ["1"], "node": ["1"]},
-                    "staticConfigs": [
-                        _static(list(integrations.proxmox.hosts), {"lab_integration": "proxmox"})
-                    ],
-                    # The exporter asks the Proxmox API named in ?target= on our behalf.
-                    "relabelings": [
-                        {"sourceLabels": ["__address__"], "targetLabel": "__param_target"},
-                        {"sourceLabels": ["__param_target"], "targetLabel": "instance"},
-                        {"targetLabel": "__address__", "replacement": pve_exporter_address},
-                    ],
-                },
-            )
-        )
-    if integrations.truenas:
-        nas = integrations.truenas
-        specs.append(
-            ScrapeSpec(
-                "truenas",
-                {
-                    "jobName": "truenas",
-                    "metricsPath": nas.metrics_path,
-                    "staticConfigs": [_static([nas.address], {"lab_integration": "truenas"})],
-                },
-            )
-        )
-    return specs
+    """Home Assistant (bearer token), Proxmox (via pve-exporter), TrueNAS (graphite_exporter)
+    and the blackbox probes of each: see labinfra.monitoring.integrations."""
+    jobs = integration_jobs(
+        integrations,
+        replicas=replicas,
+        blackbox_address=blackbox_address,
+        pve_address=pve_exporter_address,
+        graphite_address=graphite_address,
+    )
+    return [ScrapeSpec(job.name, integration_spec(job)) for job in jobs]
