@@ -152,3 +152,9 @@ def daq(tmp_path: Path) -> Iterator[InProcess]:
     (tmp_path / "dev").mkdir(exist_ok=True)
     with inprocess_lab(tmp_path) as daemon:
         yield daemon
+
+
+@pytest.fixture
+def inprocess() -> Any:
+    """``inprocess(tmp_path, **config)``: the in-process daemon with other settings."""
+    return inprocess_lab
