@@ -7,7 +7,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import SettingsConfigDict
 
 from dome.core.mechanics import Mechanics
@@ -41,17 +41,34 @@ class DomeSettings(ServiceSettings):
     spi_bus: int = 0
     spi_device: int = 0
     spi_speed_hz: int = Field(default=500_000, gt=0, le=1_000_000)
-    spi_mode: int = Field(default=3, ge=0, le=3)
+    # 0 as the observatory's DriftApp reads it in production; 1 frames the word without a
+    # leading bit (datasheet timing). See the README, "Encoder and SPI mode".
+    spi_mode: Literal[0, 1] = 0
+    # home switch: a GPIO input, pressed at home_switch_azimuth_deg; "falling" = pressing
+    # pulls the line low (switch to ground, pull-up on), as at the observatory (GPIO 27)
+    home_switch_gpio: int | None = Field(default=None, ge=0)
+    home_switch_edge: Literal["falling", "rising"] = "falling"
+    home_switch_azimuth_deg: float = Field(default=0.0, ge=0, lt=360)
+    home_search_speed_deg_s: float = Field(default=2.0, gt=0, le=10)
+    home_search_direction: Literal[1, -1] = 1
 
     # --- mechanics and limits ---
     motor_steps_per_rev: int = Field(default=200, gt=0)
     microsteps: int = Field(default=8, gt=0)
     motor_turns_per_dome_turn: float = Field(default=200.0, gt=0)
-    encoder_turns_per_dome_turn: int = Field(default=1, ge=1)
+    # any ratio: 46.06 for a 50 mm wheel on a 2303 mm ring
+    encoder_turns_per_dome_turn: float = Field(default=1.0, gt=0, le=1000)
+    motor_reversed: bool = False
+    encoder_reversed: bool = False
     max_speed_deg_s: float = Field(default=6.0, gt=0, le=30)
     acceleration_deg_s2: float = Field(default=6.0, gt=0, le=60)
     creep_speed_deg_s: float = Field(default=0.5, gt=0)
-    stall_counts: float = Field(default=2.0, ge=1.5)
+    stall_deg: float = Field(default=0.7, gt=0, le=20)
+    deadman_s: float = Field(default=1.5, ge=0.2, le=30)
+    runaway_wrong_way_deg: float = Field(default=1.0, gt=0, le=30)
+    runaway_error_growth_deg: float = Field(default=2.0, gt=0, le=90)
+    slew_time_factor: float = Field(default=1.5, ge=1, le=10)
+    slew_time_margin_s: float = Field(default=10.0, ge=0, le=600)
     control_hz: float = Field(default=50.0, ge=5, le=200)
     control_rt_priority: int = Field(default=20, ge=0, le=99)
     stop_timeout_s: float = Field(default=10.0, gt=0)
@@ -77,6 +94,14 @@ class DomeSettings(ServiceSettings):
     # --- history ---
     session_retention_days: int = Field(default=90, ge=1)
 
+    @model_validator(mode="after")
+    def _mechanics_hold(self) -> DomeSettings:
+        try:
+            self.mechanics()
+        except ValueError as exc:
+            raise ValueError(f"mechanics: {exc}") from None
+        return self
+
     @field_validator("alpaca_allow_networks")
     @classmethod
     def _networks(cls, value: list[str]) -> list[str]:
@@ -90,11 +115,20 @@ class DomeSettings(ServiceSettings):
             microsteps=self.microsteps,
             motor_turns_per_dome_turn=self.motor_turns_per_dome_turn,
             encoder_turns_per_dome_turn=self.encoder_turns_per_dome_turn,
+            motor_reversed=self.motor_reversed,
+            encoder_reversed=self.encoder_reversed,
             max_speed_deg_s=self.max_speed_deg_s,
             acceleration_deg_s2=self.acceleration_deg_s2,
             creep_speed_deg_s=min(self.creep_speed_deg_s, self.max_speed_deg_s),
-            stall_counts=self.stall_counts,
+            stall_deg=self.stall_deg,
             tick_hz=self.control_hz,
+            deadman_s=self.deadman_s,
+            wrong_way_deg=self.runaway_wrong_way_deg,
+            error_growth_deg=self.runaway_error_growth_deg,
+            slew_time_factor=self.slew_time_factor,
+            slew_time_margin_s=self.slew_time_margin_s,
+            home_search_speed_deg_s=self.home_search_speed_deg_s,
+            home_search_direction=self.home_search_direction,
         )
 
     @property

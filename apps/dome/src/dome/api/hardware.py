@@ -9,6 +9,7 @@ from fastapi import APIRouter
 from dome.api.deps import Command, Read, State
 from dome.api.models import (
     Accepted,
+    ContinuousAccepted,
     ContinuousRequest,
     DomeStatus,
     GotoRequest,
@@ -45,11 +46,16 @@ async def jog(body: JogRequest, state: State) -> Accepted:
 
 
 @router.post(
-    "/continuous", response_model=Accepted, operation_id="continuous", dependencies=[Command]
+    "/continuous",
+    response_model=ContinuousAccepted,
+    operation_id="continuous",
+    dependencies=[Command],
 )
-async def continuous(body: ContinuousRequest, state: State) -> Accepted:
-    """Turn at full speed until stop or abort."""
-    return await _command(state, "continuous", direction=body.direction)
+async def continuous(body: ContinuousRequest, state: State) -> ContinuousAccepted:
+    """Turn at full speed while renewed: post again (same direction) within
+    ``renew_within_s`` or the dome decelerates to a stop (deadman)."""
+    result = await state.ipc.call("continuous", direction=body.direction)
+    return ContinuousAccepted(command="continuous", renew_within_s=result["deadman_s"])
 
 
 @router.post("/stop", response_model=Accepted, operation_id="stop", dependencies=[Command])

@@ -24,7 +24,7 @@ from dome import __version__
 from dome.control.ipc import AsyncIpcClient
 from dome.core.controller import State
 from dome.core.errors import NotConnectedError
-from dome.hardware.encoder import FrameError
+from dome.core.ports import FrameError
 
 
 class DomeCollector(Collector):

@@ -55,6 +55,10 @@ class Accepted(BaseModel):
     command: str
 
 
+class ContinuousAccepted(Accepted):
+    renew_within_s: float = Field(description="post again within this time, or it stops")
+
+
 class DomeStatus(BaseModel):
     state: str
     azimuth: float | None
@@ -75,6 +79,9 @@ class DomeStatus(BaseModel):
     tracking_error_deg: float | None
     loop_healthy: bool
     simulated: bool
+    homing_required: str | None = None
+    home_switch: bool | None = None
+    deadman_s: float | None = None
 
 
 class CatalogueEntry(BaseModel):

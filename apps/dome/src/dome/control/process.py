@@ -6,6 +6,7 @@ or hang of the web layer leaves the loop, its stall detection and its watchdog a
 
 from __future__ import annotations
 
+import contextlib
 import json
 import signal
 import sys
@@ -17,14 +18,17 @@ from typing import Any
 from dome.config import DomeSettings
 from dome.control.ipc import Handler, IpcServer
 from dome.control.loop import ControlLoop
-from dome.core.controller import Controller, State
+from dome.core.controller import Controller, HomeSwitch, State
 from dome.core.errors import InvalidValueError
+from dome.core.ports import Encoder
 from dome.core.sessions import SessionRecorder
 from dome.core.store import PositionStore
 from dome.core.tracking import TrackingService, build_tracking
-from dome.hardware.encoder import Encoder, SpiEncoder
-from dome.hardware.stepper import LgpioStepper, Stepper
-from dome.sim.dome import SimDome, SimEncoder, SimMechanics, SimStepper
+from dome.hardware.encoder import SpiEncoder, open_spidev
+from dome.hardware.gpio import GpioInput
+from dome.hardware.stepper import LgpioStepper, open_lgpio
+from dome.sim.dome import SimDome, SimMechanics, SimSpiDev
+from dome.sim.lgpio import SimLgpio
 from labkit.logs import get_logger
 from labkit.systemd import Notifier
 
@@ -41,28 +45,46 @@ class ControlService:
     ) -> None:
         self.settings = settings
         self.sim: SimDome | None = None
+        self.sim_lg: SimLgpio | None = None
         self.mechanics = settings.mechanics()
-        stepper: Stepper
+        s = settings
         encoder: Encoder
+        lg: Any
         if sim:
             start = 0.0
             state_file = _sim_state_file(settings)
             if state_file.exists():
                 start = float(json.loads(state_file.read_text()).get("dome_deg", 0.0))
+            lg = self.sim_lg = SimLgpio(time.monotonic)
             self.sim = SimDome(
                 SimMechanics(
                     steps_per_dome_turn=self.mechanics.steps_per_dome_turn,
                     encoder_turns_per_dome_turn=self.mechanics.encoder_turns_per_dome_turn,
+                    motor_reversed=s.motor_reversed,
+                    encoder_reversed=s.encoder_reversed,
+                    home_deg=s.home_switch_azimuth_deg if s.home_switch_gpio is not None else None,
                 ),
                 clock=time.monotonic,
+                lg=lg,
+                dir_gpio=s.dir_gpio,
+                step_gpio=s.step_gpio,
+                home_gpio=s.home_switch_gpio,
                 dome_deg=start,
             )
-            stepper, encoder = SimStepper(self.sim), SimEncoder(self.sim)
+            handle = lg.gpiochip_open(s.gpio_chip)
+            encoder = SpiEncoder(SimSpiDev(self.sim, s.spi_mode), s.spi_mode)
         else:
             encoder = SpiEncoder(
-                settings.spi_bus, settings.spi_device, settings.spi_speed_hz, settings.spi_mode
+                open_spidev(s.spi_bus, s.spi_device, s.spi_speed_hz, s.spi_mode), s.spi_mode
             )
-            stepper = LgpioStepper(settings.gpio_chip, settings.dir_gpio, settings.step_gpio)
+            lg, handle = open_lgpio(s.gpio_chip)
+        self.lg, self.handle = lg, handle
+        stepper = LgpioStepper(lg, handle, s.dir_gpio, s.step_gpio)
+        home = None
+        if s.home_switch_gpio is not None:
+            falling = s.home_switch_edge == "falling"
+            switch = GpioInput(lg, handle, s.home_switch_gpio, active_low=falling)
+            home = HomeSwitch(switch, s.home_switch_azimuth_deg)
         self.stepper, self.encoder = stepper, encoder
         self.recorder = SessionRecorder(settings.sessions_db, settings.session_retention_days)
         self.controller = Controller(
@@ -72,6 +94,7 @@ class ControlService:
             PositionStore(settings.positions_file),
             time.monotonic,
             on_event=self.recorder.record,
+            home_switch=home,
         )
         self.tracking: TrackingService = build_tracking(
             settings, self.controller, self.recorder.record
@@ -107,7 +130,7 @@ class ControlService:
             "loop_periods": lambda a: list(self.loop.recent_periods),
             "goto": lambda a: c.goto(_arg(a, "azimuth")),
             "jog": lambda a: c.jog(_arg(a, "degrees")),
-            "continuous": lambda a: c.move_continuous(_arg(a, "direction")),
+            "continuous": lambda a: {"deadman_s": c.move_continuous(_arg(a, "direction"))},
             "stop": lambda a: self.tracking.stop(),
             "abort": lambda a: self.tracking.abort(),
             "sync": lambda a: c.sync(_arg(a, "azimuth")),
@@ -134,7 +157,7 @@ class ControlService:
     def wait_ready(self, timeout: float = 5.0) -> bool:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            if self.loop.healthy() and self.controller.azimuth() is not None:
+            if self.loop.healthy() and self.controller.pos.unwrapped is not None:
                 return True
             time.sleep(0.02)
         return False
@@ -158,6 +181,8 @@ class ControlService:
         log.info("dome stopped", azimuth=c.azimuth(), was_moving=was_moving, state=c.state.value)
         self.stepper.close()
         self.encoder.close()
+        with contextlib.suppress(Exception):
+            self.lg.gpiochip_close(self.handle)
         if self.sim is not None:
             snap = self.sim.snapshot()
             _sim_state_file(self.settings).write_text(json.dumps(snap))
@@ -194,13 +219,17 @@ def run_control(settings: DomeSettings, *, sim: bool) -> int:
         log.error("control loop did not become healthy (no valid encoder frame)")
         service.shutdown()
         return 1
-    service.notifier.ready(status=f"dome at {service.controller.azimuth():.1f} deg")
+    az = service.controller.azimuth()
+    service.notifier.ready(
+        status="position unknown: find home" if az is None else f"dome at {az:.1f} deg"
+    )
     log.info(
         "control ready",
         socket=str(settings.socket_path),
         simulated=sim,
-        azimuth=service.controller.azimuth(),
+        azimuth=az,
         state=service.controller.state.value,
+        homing_required=service.controller.homing_required(),
     )
     code = 0
     while not stop.wait(0.2):
