@@ -82,8 +82,12 @@ class DomeSettings(ServiceSettings):
     mount_offset_east_m: float = 0.0
     mount_offset_up_m: float = 0.0
     optical_offset_m: float = Field(default=0.0, ge=0)
-    pier_side: Literal["east", "west"] = "east"
-    correction_table: Path | None = None
+    # east / west (fixed), by-hour-angle (flip at the meridian + offset), mount (ASCOM
+    # SideOfPier of the slaved telescope, else by hour angle)
+    pier_side: Literal["east", "west", "by-hour-angle", "mount"] = "by-hour-angle"
+    meridian_flip_offset_deg: float = Field(default=0.0, ge=-30, le=30)
+    # a step of the measured table where the dome goes back by more than this is a flip
+    corrections_flip_threshold_deg: float = Field(default=30.0, ge=5, le=180)
 
     # --- tracking ---
     tracking_update_s: float = Field(default=10.0, gt=0)
@@ -138,6 +142,10 @@ class DomeSettings(ServiceSettings):
     @property
     def sessions_db(self) -> Path:
         return self.state_dir / "sessions.sqlite"
+
+    @property
+    def corrections_file(self) -> Path:
+        return self.state_dir / "corrections.json"
 
     @property
     def catalogue_cache(self) -> Path:

@@ -19,6 +19,7 @@ from dome.config import DomeSettings
 from dome.control.ipc import Handler, IpcServer
 from dome.control.loop import ControlLoop
 from dome.core.controller import Controller, HomeSwitch, State
+from dome.core.corrections import CorrectionTable
 from dome.core.errors import InvalidValueError
 from dome.core.ports import Encoder
 from dome.core.sessions import SessionRecorder
@@ -142,11 +143,18 @@ class ControlService:
             "clear_fault": lambda a: c.clear_fault(),
             "track": lambda a: self.tracking.start(a),
             "track_stop": lambda a: self.tracking.stop(),
+            "reload_corrections": lambda a: self.reload_corrections(),
         }
         if self.sim is not None:
             h["sim_faults"] = sim_faults
             h["sim_state"] = lambda a: self.sim.snapshot() if self.sim else {}
         return h
+
+    def reload_corrections(self) -> dict[str, Any]:
+        table = CorrectionTable.load(self.settings.corrections_file)
+        self.tracking.calculator.corrections = table
+        log.info("correction table loaded", points=table.points if table else 0)
+        return {"points": table.points if table else 0}
 
     def start(self) -> None:
         self.recorder.start()

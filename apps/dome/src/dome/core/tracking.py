@@ -24,9 +24,10 @@ from astropy.utils.data import conf as data_conf
 
 from dome.core.catalogue import check_coordinates
 from dome.core.controller import Controller, State
-from dome.core.corrections import CorrectionTable, load_csv
+from dome.core.corrections import CorrectionTable, CorrectionTableError
 from dome.core.errors import BelowHorizonError, InvalidValueError
-from dome.core.geometry import DomeGeometry
+from dome.core.geometry import DomeGeometry, hour_angle
+from dome.core.pier import PierPolicy
 from labkit.logs import get_logger
 
 if TYPE_CHECKING:
@@ -59,29 +60,53 @@ class Pointing:
     altitude: float
     azimuth: float
     dome_azimuth: float
+    rule: str = "geometry"
+    pier_side: str | None = None
 
 
 class SlitCalculator:
-    """RA/Dec at a time → telescope alt/az → slit azimuth."""
+    """Object alt/az → dome azimuth: the measured table where it has the altitude, the
+    geometric model (with the pier-side policy) elsewhere. RA/Dec at a time → alt/az."""
 
     def __init__(
-        self, site: Site, geometry: DomeGeometry, corrections: CorrectionTable | None = None
+        self,
+        site: Site,
+        geometry: DomeGeometry,
+        corrections: CorrectionTable | None = None,
+        pier: PierPolicy | None = None,
     ) -> None:
         self._location = site.location()
+        self.site = site
         self.geometry = geometry
         self.corrections = corrections
+        self.pier = pier or PierPolicy()
 
-    def pointing(self, ra_deg: float, dec_deg: float, when: Time) -> Pointing:
+    def slit(self, alt: float, az: float, mount_side: str | None = None) -> Pointing:
+        if self.corrections is not None:
+            found = self.corrections.lookup(alt, az)
+            if found is not None:
+                return Pointing(alt, az, found.dome_azimuth, found.detail, mount_side)
+        ha = hour_angle(alt, az, self.site.latitude_deg)
+        side, why = self.pier.side(ha, mount_side)
+        rule = f"geometry (pier {side}: {why})"
+        if self.corrections is not None:
+            lo, hi = self.corrections.altitude_range
+            rule = f"geometry, outside the table's altitudes {lo:g}-{hi:g} (pier {side}: {why})"
+        return Pointing(alt, az, self.geometry.slit_azimuth(alt, az, side), rule, side)
+
+    def altaz(self, ra_deg: float, dec_deg: float, when: Time) -> tuple[float, float]:
         coord = SkyCoord(ra=ra_deg * u.deg, dec=dec_deg * u.deg, frame="icrs")
         with warnings.catch_warnings():
             # beyond the bundled IERS tables astropy warns and extrapolates: fine for a slit
             warnings.simplefilter("ignore")
             altaz = coord.transform_to(AltAz(obstime=when, location=self._location))
-        alt, az = float(altaz.alt.deg), float(altaz.az.deg)
-        dome = self.geometry.slit_azimuth(alt, az)
-        if self.corrections is not None:
-            dome = self.corrections.apply(dome)
-        return Pointing(alt, az, dome)
+        return float(altaz.alt.deg), float(altaz.az.deg)
+
+    def pointing(
+        self, ra_deg: float, dec_deg: float, when: Time, mount_side: str | None = None
+    ) -> Pointing:
+        alt, az = self.altaz(ra_deg, dec_deg, when)
+        return self.slit(alt, az, mount_side)
 
 
 @dataclass
@@ -198,6 +223,8 @@ class TrackingService:
             "altitude": p.altitude if p else None,
             "azimuth": p.azimuth if p else None,
             "dome_azimuth": p.dome_azimuth if p else None,
+            "rule": p.rule if p else None,
+            "pier_side": p.pier_side if p else None,
             "started": target.started,
         }
 
@@ -215,11 +242,7 @@ class TrackingService:
                 log.error("tracking update failed", error=repr(exc))
 
 
-def build_tracking(
-    settings: DomeSettings,
-    controller: Controller,
-    on_event: Callable[[str, dict[str, Any]], None],
-) -> TrackingService:
+def build_calculator(settings: DomeSettings, corrections: CorrectionTable | None) -> SlitCalculator:
     geometry = DomeGeometry(
         radius_m=settings.dome_radius_m,
         latitude_deg=settings.latitude_deg,
@@ -227,13 +250,25 @@ def build_tracking(
         mount_offset_north_m=settings.mount_offset_north_m,
         mount_offset_up_m=settings.mount_offset_up_m,
         optical_offset_m=settings.optical_offset_m,
-        pier_side=settings.pier_side,
     )
-    corrections = load_csv(settings.correction_table) if settings.correction_table else None
     site = Site(settings.latitude_deg, settings.longitude_deg, settings.elevation_m)
+    pier = PierPolicy(settings.pier_side, settings.meridian_flip_offset_deg)
+    return SlitCalculator(site, geometry, corrections, pier)
+
+
+def build_tracking(
+    settings: DomeSettings,
+    controller: Controller,
+    on_event: Callable[[str, dict[str, Any]], None],
+) -> TrackingService:
+    try:
+        corrections = CorrectionTable.load(settings.corrections_file)
+    except CorrectionTableError as exc:
+        log.error("correction table unusable: geometry only", error=str(exc))
+        corrections = None
     return TrackingService(
         controller,
-        SlitCalculator(site, geometry, corrections),
+        build_calculator(settings, corrections),
         update_s=settings.tracking_update_s,
         dead_band_deg=settings.tracking_dead_band_deg,
         min_altitude_deg=settings.min_altitude_deg,
