@@ -52,6 +52,40 @@ class DomeSettings(ServiceSettings):
     home_search_speed_deg_s: float = Field(default=2.0, gt=0, le=10)
     home_search_direction: Literal[1, -1] = 1
 
+    # --- shutter: none, relays on GPIO, or a Shelly Gen2 relay device over HTTP ---
+    shutter: Literal["none", "gpio", "shelly"] = "none"
+    shutter_open_gpio: int = Field(default=5, ge=0)
+    shutter_close_gpio: int = Field(default=6, ge=0)
+    shutter_relay_active_low: bool = False
+    shutter_shelly_url: str | None = None  # http://HOST (Gen2 RPC)
+    shutter_shelly_open_switch: int = Field(default=0, ge=0)
+    shutter_shelly_close_switch: int = Field(default=1, ge=0)
+    # the limit switches: on GPIO, or on the Shelly's inputs
+    shutter_limits: Literal["gpio", "shelly"] = "gpio"
+    shutter_open_limit_gpio: int = Field(default=23, ge=0)
+    shutter_closed_limit_gpio: int = Field(default=24, ge=0)
+    shutter_limit_active_low: bool = True
+    shutter_shelly_open_input: int = Field(default=0, ge=0)
+    shutter_shelly_closed_input: int = Field(default=1, ge=0)
+    shutter_travel_timeout_s: float = Field(default=60.0, gt=0, le=600)
+    # refuse rotating while the shutter moves and moving the shutter while rotating
+    # (domes whose shutter power or mechanics need it)
+    shutter_rotation_interlock: bool = False
+
+    # --- weather / safety: none, a rain sensor on GPIO, or an Alpaca SafetyMonitor ---
+    safety_source: Literal["none", "rain_gpio", "alpaca"] = "none"
+    rain_gpio: int = Field(default=22, ge=0)
+    rain_active_low: bool = True  # the FC-37/AZDelivery module pulls DO low when wet
+    safety_monitor_address: str | None = None  # HOST:PORT of the Alpaca server
+    safety_monitor_device: int = Field(default=0, ge=0)
+    safety_poll_s: float = Field(default=2.0, gt=0, le=60)
+    safety_clear_s: float = Field(default=60.0, ge=0, le=3600)
+    safety_park: bool = True
+
+    # --- slaving to a telescope (ASCOM Alpaca Telescope) ---
+    mount_address: str | None = None  # HOST:PORT of the Alpaca server
+    mount_device: int = Field(default=0, ge=0)
+
     # --- mechanics and limits ---
     motor_steps_per_rev: int = Field(default=200, gt=0)
     microsteps: int = Field(default=8, gt=0)
@@ -104,6 +138,17 @@ class DomeSettings(ServiceSettings):
             self.mechanics()
         except ValueError as exc:
             raise ValueError(f"mechanics: {exc}") from None
+        return self
+
+    @model_validator(mode="after")
+    def _devices_named(self) -> DomeSettings:
+        shelly = self.shutter == "shelly" or (
+            self.shutter != "none" and self.shutter_limits == "shelly"
+        )
+        if shelly and not self.shutter_shelly_url:
+            raise ValueError("shutter_shelly_url: required for a Shelly shutter")
+        if self.safety_source == "alpaca" and not self.safety_monitor_address:
+            raise ValueError("safety_monitor_address: required for safety_source=alpaca")
         return self
 
     @field_validator("alpaca_allow_networks")

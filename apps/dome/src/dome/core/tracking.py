@@ -25,9 +25,15 @@ from astropy.utils.data import conf as data_conf
 from dome.core.catalogue import check_coordinates
 from dome.core.controller import Controller, State
 from dome.core.corrections import CorrectionTable, CorrectionTableError
-from dome.core.errors import BelowHorizonError, InvalidValueError
+from dome.core.errors import (
+    BelowHorizonError,
+    InvalidStateError,
+    InvalidValueError,
+    NotConnectedError,
+)
 from dome.core.geometry import DomeGeometry, hour_angle
 from dome.core.pier import PierPolicy
+from dome.core.ports import Mount, MountReading
 from labkit.logs import get_logger
 
 if TYPE_CHECKING:
@@ -116,6 +122,7 @@ class _Target:
     dec_deg: float
     started: float
     last: Pointing | None = None
+    slaved: bool = False
 
 
 class TrackingService:
@@ -129,8 +136,10 @@ class TrackingService:
         min_altitude_deg: float,
         on_event: Callable[[str, dict[str, Any]], None] = lambda k, d: None,
         now: Callable[[], Time] = Time.now,
+        mount: Mount | None = None,
     ) -> None:
         self._controller = controller
+        self.mount = mount
         self.calculator = calculator
         self.update_s = update_s
         self.dead_band_deg = dead_band_deg
@@ -164,6 +173,44 @@ class TrackingService:
         assert described is not None
         return described
 
+    def slave(self) -> dict[str, Any]:
+        """Follow the telescope: read where it points (and its side of pier) every
+        ``update_s`` instead of a named target."""
+        if self.mount is None:
+            raise InvalidStateError("no telescope to follow: set DOME_MOUNT_ADDRESS")
+        reading = self._read_mount()
+        pointing = self.calculator.slit(
+            reading.altitude_deg, reading.azimuth_deg, reading.side_of_pier
+        )
+        self._check_altitude(self.mount.name, pointing)
+        with self._lock:
+            self._controller.start_tracking(pointing.dome_azimuth, self.dead_band_deg)
+            self._target = _Target(
+                self.mount.name,
+                reading.ra_hours * 15.0,
+                reading.dec_deg,
+                _time.time(),
+                pointing,
+                slaved=True,
+            )
+            self.last_reason = None
+        self._on_event("slaving_started", {"mount": self.mount.name})
+        described = self.describe()
+        assert described is not None
+        return described
+
+    def _read_mount(self) -> MountReading:
+        assert self.mount is not None
+        try:
+            return self.mount.read()
+        except Exception as exc:  # any failure of the client: the mount is lost
+            raise NotConnectedError(f"the telescope does not answer: {exc}") from None
+
+    @property
+    def slaved(self) -> bool:
+        target = self._target
+        return target is not None and target.slaved
+
     def _check_altitude(self, name: str, p: Pointing) -> None:
         if p.altitude < self.min_altitude_deg:
             raise BelowHorizonError(
@@ -189,15 +236,38 @@ class TrackingService:
     # --- the periodic update ---
     def update(self) -> Pointing | None:
         """Recompute the slit azimuth for now and hand it to the controller."""
+        reading: MountReading | None = None
+        target = self._target
+        if target is not None and target.slaved:
+            # the telescope is read outside the lock: a slow mount never delays a stop
+            try:
+                reading = self._read_mount()
+            except NotConnectedError as exc:
+                with self._lock:
+                    if self._target is not target:
+                        return None
+                    self._target = None
+                    self.last_reason = f"stopped following the telescope: {exc}"
+                self._controller.stop()
+                self._on_event("slaving_stopped", {"reason": self.last_reason})
+                log.warning("mount lost: stopped following", error=str(exc))
+                return None
         with self._lock:
-            target = self._target
+            if self._target is not target:
+                return None
             if target is None:
                 return None
             if self._controller.state is not State.TRACKING:
                 self._target = None
                 return None
             started = _time.perf_counter()
-            pointing = self.calculator.pointing(target.ra_deg, target.dec_deg, self._now())
+            if reading is not None:
+                target.ra_deg, target.dec_deg = reading.ra_hours * 15.0, reading.dec_deg
+                pointing = self.calculator.slit(
+                    reading.altitude_deg, reading.azimuth_deg, reading.side_of_pier
+                )
+            else:
+                pointing = self.calculator.pointing(target.ra_deg, target.dec_deg, self._now())
             self.last_update_s = _time.perf_counter() - started
             target.last = pointing
             if pointing.altitude < self.min_altitude_deg:
@@ -226,6 +296,7 @@ class TrackingService:
             "rule": p.rule if p else None,
             "pier_side": p.pier_side if p else None,
             "started": target.started,
+            "slaved": target.slaved,
         }
 
     def start_thread(self) -> None:
@@ -260,6 +331,7 @@ def build_tracking(
     settings: DomeSettings,
     controller: Controller,
     on_event: Callable[[str, dict[str, Any]], None],
+    mount: Mount | None = None,
 ) -> TrackingService:
     try:
         corrections = CorrectionTable.load(settings.corrections_file)
@@ -273,4 +345,5 @@ def build_tracking(
         dead_band_deg=settings.tracking_dead_band_deg,
         min_altitude_deg=settings.min_altitude_deg,
         on_event=on_event,
+        mount=mount,
     )

@@ -117,6 +117,7 @@ class SimLgpio:
         self._claimed_inputs: set[int] = set()
         self._edges: dict[int, deque[tuple[int, int]]] = {}  # gpio -> (time_us, count)
         self._watch: dict[int, int] = {}  # dir gpio -> step gpio
+        self._after_write: dict[int, list[Callable[[], None]]] = {}
         self.dir_changes_while_busy = 0
         self.both_on: list[tuple[int, int, int]] = []  # (time_us, gpio_a, gpio_b)
         self._exclusive: list[tuple[int, int]] = []
@@ -177,6 +178,10 @@ class SimLgpio:
         """``level()`` gives the electrical level (0/1) of input ``gpio``."""
         self._inputs[gpio] = level
 
+    def after_write(self, gpio: int, hook: Callable[[], None]) -> None:
+        """Call ``hook`` after each write to ``gpio`` (a simulator following an output)."""
+        self._after_write.setdefault(gpio, []).append(hook)
+
     def watch_dir(self, dir_gpio: int, step_gpio: int) -> None:
         """Count writes to ``dir_gpio`` while pulses on ``step_gpio`` are still queued."""
         self._watch[dir_gpio] = step_gpio
@@ -227,7 +232,9 @@ class SimLgpio:
         with self._lock:
             self._run(self._now_us())
             self._set_level(gpio, int(bool(level)), self._now_us())
-            return 0
+        for hook in self._after_write.get(gpio, ()):
+            hook()
+        return 0
 
     def gpio_claim_input(self, handle: int, gpio: int, lFlags: int = 0) -> int:  # noqa: N803
         self._claimed_inputs.add(gpio)
@@ -254,7 +261,9 @@ class SimLgpio:
             if step is not None and int(bool(level)) != current and self._busy(step):
                 self.dir_changes_while_busy += 1
             self._set_level(gpio, int(bool(level)), now)
-            return 0
+        for hook in self._after_write.get(gpio, ()):
+            hook()
+        return 0
 
     def _busy(self, gpio: int) -> bool:
         rec = self._recs.get(gpio)
