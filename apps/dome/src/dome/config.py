@@ -14,6 +14,15 @@ from dome.core.mechanics import Mechanics
 from labkit.listen import Listen, ListenAddress
 from labkit.settings import ServiceSettings, load_settings
 
+LOCAL_NETWORKS = (
+    "10.0.0.0/8",
+    "172.16.0.0/12",
+    "192.168.0.0/16",
+    "169.254.0.0/16",
+    "fc00::/7",
+    "fe80::/10",
+)
+
 
 class DomeSettings(ServiceSettings):
     model_config = SettingsConfigDict(env_prefix="DOME_", extra="forbid", frozen=True)
@@ -28,7 +37,10 @@ class DomeSettings(ServiceSettings):
     api_token: SecretStr | None = None
     open_reads: bool = True
     alpaca_access: Literal["off", "allow"] = "allow"
-    alpaca_allow_networks: list[str] = Field(default_factory=list)
+    # Alpaca has no authentication and its clients (NINA, SGP, ASCOM Remote, ...) sit on
+    # the observatory's network: the private and link-local ranges by default, never a
+    # public address (loopback is always allowed). Narrow it to the observatory's subnet.
+    alpaca_allow_networks: list[str] = Field(default_factory=lambda: list(LOCAL_NETWORKS))
     alpaca_basic_user: str | None = None
     alpaca_basic_password: SecretStr | None = None
     alpaca_discovery_port: int = Field(default=32227, ge=0, le=65535)
@@ -128,6 +140,7 @@ class DomeSettings(ServiceSettings):
     tracking_dead_band_deg: float = Field(default=2.0, ge=0, le=30)
     min_altitude_deg: float = Field(default=5.0, ge=-5, le=80)
     simbad_online: bool = False
+    simbad_timeout_s: float = Field(default=5.0, gt=0, le=60)
 
     # --- history ---
     session_retention_days: int = Field(default=90, ge=1)

@@ -8,7 +8,7 @@ import pytest
 
 from dome.core.angles import shortest_delta
 from dome.core.controller import State
-from dome.core.errors import FaultedError, InvalidStateError, InvalidValueError, ParkedError
+from dome.core.errors import FaultedError, InvalidStateError, InvalidValueError
 from dome.core.mechanics import Mechanics
 from dome.sim.world import SimWorld
 
@@ -221,7 +221,7 @@ def test_bad_jogs_are_refused(value: Any) -> None:
     assert w.dome.snapshot()["emitted_steps"] == 0
 
 
-def test_park_and_home_persist_and_parked_refuses_motion(tmp_path: Path) -> None:
+def test_park_and_home_persist_and_a_slew_unparks(tmp_path: Path) -> None:
     state = tmp_path / "positions.json"
     w = world(10.0, state_file=state)
     c = w.controller
@@ -230,8 +230,6 @@ def test_park_and_home_persist_and_parked_refuses_motion(tmp_path: Path) -> None
     c.park()
     settle(w)
     assert c.state is State.PARKED
-    with pytest.raises(ParkedError):
-        c.goto(10.0)
     again = SimWorld(start_deg=w.dome.dome_deg, state_file=state)
     again.run(0.1)
     c2 = again.controller
@@ -242,6 +240,14 @@ def test_park_and_home_persist_and_parked_refuses_motion(tmp_path: Path) -> None
     settle(again)
     assert c2.state is State.IDLE
     assert c2.status().at_home
+    c2.park()
+    settle(again)
+    assert c2.state is State.PARKED
+    c2.goto(10.0)  # ASCOM: AtPark is reset by any slew
+    assert c2.state is State.SLEWING
+    assert not c2.status().at_park
+    settle(again)
+    assert abs(shortest_delta(again.dome.dome_deg, 10.0)) <= ONE_COUNT
 
 
 def test_sync_shifts_the_reported_azimuth(tmp_path: Path) -> None:

@@ -112,6 +112,28 @@ async def clear_fault(state: State) -> Accepted:
     return await _command(state, "clear_fault")
 
 
+@router.post(
+    "/shutter/open", response_model=Accepted, operation_id="open_shutter", dependencies=[Command]
+)
+async def open_shutter(state: State) -> Accepted:
+    """Open the shutter; refused while the weather/safety source says unsafe."""
+    return await _command(state, "shutter_open")
+
+
+@router.post(
+    "/shutter/close", response_model=Accepted, operation_id="close_shutter", dependencies=[Command]
+)
+async def close_shutter(state: State) -> Accepted:
+    return await _command(state, "shutter_close")
+
+
+@router.post(
+    "/shutter/stop", response_model=Accepted, operation_id="stop_shutter", dependencies=[Command]
+)
+async def stop_shutter(state: State) -> Accepted:
+    return await _command(state, "shutter_stop")
+
+
 @router.post("/sim/faults", operation_id="set_sim_faults", dependencies=[Command])
 async def set_sim_faults(body: SimFaults, state: State) -> dict[str, Any]:
     """Switch simulator faults on or off (only with ``--sim``)."""

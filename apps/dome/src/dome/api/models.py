@@ -82,6 +82,11 @@ class DomeStatus(BaseModel):
     homing_required: str | None = None
     home_switch: bool | None = None
     deadman_s: float | None = None
+    tracking_reason: str | None = None
+    slaved: bool = False
+    can_slave: bool = False
+    shutter: dict[str, Any] | None = None
+    safety: dict[str, Any] | None = None
 
 
 class CatalogueEntry(BaseModel):
@@ -123,3 +128,8 @@ class SimFaults(_Strict):
     cordic_overflow: bool | None = None
     linearity_alarm: bool | None = None
     stalled_motor: bool | None = None
+    spi_error: bool | None = None
+    rain: bool | None = None
+    shutter_stuck: bool | None = None
+    shutter_open_limit_never_trips: bool | None = None
+    shutter_closed_limit_never_trips: bool | None = None

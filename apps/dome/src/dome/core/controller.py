@@ -28,7 +28,7 @@ from typing import Any
 
 from dome.core import motion
 from dome.core.angles import check_azimuth, shortest_delta, wrap360
-from dome.core.errors import FaultedError, InvalidStateError, InvalidValueError, ParkedError
+from dome.core.errors import FaultedError, InvalidStateError, InvalidValueError
 from dome.core.guards import RunawayGuard, StallGuard
 from dome.core.mechanics import Mechanics
 from dome.core.ports import (
@@ -455,10 +455,10 @@ class Controller:
 
     # --- commands ---------------------------------------------------------------------
     def _require_motion_allowed(self, *, needs_position: bool = True) -> None:
+        """Refuse what may not move; a slew while parked unparks (ASCOM: AtPark is reset
+        by any slew), once everything else allows it."""
         if self._state is State.FAULT:
             raise FaultedError(f"dome is in fault ({self._fault}); clear the fault first")
-        if self._state is State.PARKED:
-            raise ParkedError("dome is parked; unpark or find home first")
         if self.pos.unwrapped is None:
             raise InvalidStateError("no valid encoder reading yet")
         if needs_position and not self.pos.referenced:
@@ -467,6 +467,8 @@ class Controller:
             reason = self.motion_gate()
             if reason is not None:
                 raise InvalidStateError(reason)
+        if self._state is State.PARKED:
+            self._unpark_locked()
 
     def _supersede(self, intent: str) -> None:
         if self._mode is not _Mode.NONE and self._intent != intent:

@@ -69,7 +69,10 @@ class SimMount:
         from astropy import units as u
         from astropy.coordinates import AltAz, EarthLocation, SkyCoord
         from astropy.time import Time
+        from astropy.utils import iers
 
+        iers.conf.auto_download = False  # offline, as the controller is
+        iers.conf.auto_max_age = None
         with self.lock:
             alt, az = self.altitude_deg, self.azimuth_deg
         loc = EarthLocation(lat=self.latitude_deg * u.deg, lon=self.longitude_deg * u.deg)
