@@ -153,3 +153,22 @@ def test_opening_refused_over_alpaca_says_why(dome: Dome, server: DomeServer) ->
     server.wait(lambda: server.status()["state"] == "parked", 120)
     with server.client() as c:
         c.post("/api/dome/unpark").raise_for_status()
+
+
+def test_every_series_the_alerts_and_dashboard_read_is_served(server: DomeServer) -> None:
+    """The names in infra/monitoring (rules and dashboard) are the names /metrics has."""
+    import json
+    import re
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[3] / "infra" / "monitoring"
+    text = (root / "rules" / "dome.rules.yml").read_text()
+    for panel in json.loads((root / "dashboards" / "dome.json").read_text())["panels"]:
+        text += " " + " ".join(t["expr"] for t in panel["targets"])
+    wanted = {re.sub(r"_(bucket|count|sum)$", "", n) for n in re.findall(r"\bdome_[a-z_]+", text)}
+    with server.client() as c:
+        metrics = c.get("/metrics").text
+    served = set(re.findall(r"^# TYPE (dome_[a-z_]+)", metrics, re.M))
+    served |= {re.sub(r"_total$", "", n) for n in served}
+    wanted = {re.sub(r"_total$", "", n) for n in wanted}
+    assert wanted <= served, wanted - served

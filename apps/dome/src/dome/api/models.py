@@ -83,6 +83,7 @@ class DomeStatus(BaseModel):
     home_switch: bool | None = None
     deadman_s: float | None = None
     tracking_reason: str | None = None
+    tracking_dead_band_deg: float | None = None
     slaved: bool = False
     can_slave: bool = False
     shutter: dict[str, Any] | None = None

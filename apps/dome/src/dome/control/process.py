@@ -267,6 +267,7 @@ class ControlService:
             out["slaved"] = self.tracking.slaved
             out["can_slave"] = self.tracking.mount is not None
             out["tracking_error_deg"] = c.tracking_error()
+            out["tracking_dead_band_deg"] = self.tracking.dead_band_deg
             out["loop_healthy"] = self.loop.healthy()
             out["simulated"] = self.sim is not None
             out["shutter"] = self.shutter.status() if self.shutter else None
