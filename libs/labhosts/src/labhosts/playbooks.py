@@ -11,6 +11,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+import yaml
+
 
 def find_workspace(start: Path | None = None) -> Path:
     """The repository root: the nearest directory above with ansible.cfg and playbooks/."""
@@ -75,3 +77,17 @@ def prepare_controller(root: Path, host_names: list[str]) -> None:
     for name in host_names:
         for cached in facts.glob(f"*{name}"):
             cached.unlink()
+
+
+def vault_values(root: Path, inventory: str = "inventory/sandbox") -> dict[str, str]:
+    """The decrypted vault of an inventory (the sandbox's holds throw-away random values)."""
+    vault = root / inventory / "group_vars" / "all" / "vault.yml"
+    done = subprocess.run(
+        [ansible_bin("ansible-vault"), "view", str(vault)],
+        cwd=root,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    values = yaml.safe_load(done.stdout) or {}
+    return {str(key): str(value) for key, value in values.items()}
