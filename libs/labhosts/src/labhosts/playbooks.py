@@ -71,7 +71,12 @@ def run_playbook(
 
 
 def prepare_controller(root: Path, host_names: list[str]) -> None:
-    """Make the sandbox vault (and its password file) and forget facts of earlier hosts."""
+    """Make the sandbox vault (and its password file) and the controller's SSH key (the
+    sandbox inventory names it), and forget facts of earlier hosts."""
+    from labhosts.layout import Layout
+    from labhosts.machines import ensure_controller_key
+
+    ensure_controller_key(Layout())
     subprocess.run([sys.executable, str(root / "scripts" / "sandbox-vault")], cwd=root, check=True)
     facts = root / ".cache" / "ansible" / "facts"
     for name in host_names:
