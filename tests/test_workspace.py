@@ -27,12 +27,18 @@ def test_ci_runs_make_test_and_nothing_else() -> None:
 def test_every_workspace_member_pins_its_dependencies() -> None:
     loose = []
     members = sorted(ROOT.glob("*/*/pyproject.toml")) + sorted(ROOT.glob("*/pyproject.toml"))
+    globs = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["uv"]["workspace"]
+    workspace_names = {
+        tomllib.loads((folder / "pyproject.toml").read_text())["project"]["name"]
+        for pattern in globs["members"]
+        for folder in ROOT.glob(pattern)
+        if (folder / "pyproject.toml").exists()
+    }
     for pyproject in members:
         project = tomllib.loads(pyproject.read_text()).get("project", {})
         for requirement in project.get("dependencies", []):
             name = re.split(r"[\[=<>~! ;]", requirement, maxsplit=1)[0]
-            workspace = (ROOT / "libs" / name).exists() or (ROOT / "apps" / name).exists()
-            if "==" not in requirement and not workspace:
+            if "==" not in requirement and name not in workspace_names:
                 loose.append(f"{pyproject.relative_to(ROOT)}: {requirement}")
     assert loose == []
 

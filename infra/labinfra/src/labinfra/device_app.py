@@ -16,6 +16,14 @@ import pulumi_kubernetes as k8s
 from labinfra.kube import check_pinned_image, child_options
 from labinfra.names import recommended_labels, selector_labels
 
+JOB_LABEL = "lab.internal/scrape-job"
+"""The Service label whose value the ServiceMonitor makes the series' `job` label.
+
+Without `jobLabel` the operator sets `job` to the Service's name
+(prometheus-operator v0.93.0, pkg/prometheus/promcfg.go, generateServiceMonitorConfig),
+so an exporter deployed as `picotemp-dome` would escape rules that select `job="picotemp"`.
+"""
+
 
 @dataclass(frozen=True)
 class Resources:
@@ -52,6 +60,8 @@ class DeviceAppArgs:
     run_as_user: int = 65532
     service_monitor: bool = True
     component: str = "device-service"
+    job: str | None = None
+    """The `job` label of its series (what its alert rules select); the app's name if None."""
 
     def __post_init__(self) -> None:
         check_pinned_image(self.image)
@@ -162,9 +172,14 @@ class DeviceApp(pulumi.ComponentResource):
         )
 
     def _service(self, name: str, opts: pulumi.ResourceOptions) -> k8s.core.v1.Service:
+        a = self._args
         return k8s.core.v1.Service(
             f"{name}-service",
-            metadata=self._metadata(),
+            metadata=k8s.meta.v1.ObjectMetaArgs(
+                name=a.app,
+                namespace=a.namespace,
+                labels={**self._labels, JOB_LABEL: a.job or a.app},
+            ),
             spec=k8s.core.v1.ServiceSpecArgs(
                 type="ClusterIP",
                 selector=self._selector,
@@ -189,6 +204,7 @@ class DeviceApp(pulumi.ComponentResource):
             kind="ServiceMonitor",
             metadata=self._metadata(),
             spec={
+                "jobLabel": JOB_LABEL,
                 "selector": {"matchLabels": self._selector},
                 "endpoints": [
                     {"port": "http", "path": a.metrics_path, "interval": a.scrape_interval}

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import copy
 import functools
-import os
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,8 +26,8 @@ from labinfra.offline.harness import OUTPUT_STR_MARKER, PROVIDER_PREFIX, Recorde
 KUBERNETES_VERSION = "1.33"
 """The Kubernetes minor version the lab runs (the pinned k3s release)."""
 
-CRD_SCHEMAS_ENV = "LAB_CRD_SCHEMAS"
-"""Overrides where the CRD schemas are read from (a folder of <group>/<plural>.yaml)."""
+CRD_SCHEMAS = Path(__file__).resolve().parent.parent / "schemas" / "crds"
+"""The vendored CRD schemas (<group>/<plural>.yaml); their sources are in schemas/README.md."""
 
 
 class CrdSchemasMissingError(RuntimeError):
@@ -44,27 +43,14 @@ class Problem:
         return f"{self.resource}: {self.message}"
 
 
-def find_crd_schemas(start: Path | None = None) -> Path:
-    """The CRD schemas folder: $LAB_CRD_SCHEMAS, or `shared/schemas/crds` beside an ancestor.
-
-    The schemas are workplace data kept outside the repository (see docs in infra/README.md
-    for fetching the same files from upstream).
-    """
-    override = os.environ.get(CRD_SCHEMAS_ENV)
-    if override:
-        path = Path(override)
-        if not path.is_dir():
-            raise CrdSchemasMissingError(f"${CRD_SCHEMAS_ENV}={override} is not a folder")
-        return path
-    here = (start or Path(__file__)).resolve()
-    for ancestor in here.parents:
-        candidate = ancestor / "shared" / "schemas" / "crds"
-        if candidate.is_dir():
-            return candidate
-    raise CrdSchemasMissingError(
-        "CRD schemas not found (no shared/schemas/crds beside any parent folder and "
-        f"${CRD_SCHEMAS_ENV} unset): custom-resource validation did not run"
-    )
+def find_crd_schemas() -> Path:
+    """The CRD schemas folder vendored in this package; its absence is an error, not a skip."""
+    if not any(CRD_SCHEMAS.glob("*/*.yaml")):
+        raise CrdSchemasMissingError(
+            f"no CRD schemas under {CRD_SCHEMAS}: the vendored schemas are part of the "
+            "repository (see labinfra/schemas/README.md); custom resources cannot be validated"
+        )
+    return CRD_SCHEMAS
 
 
 class _CrdLoader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # type: ignore[misc]
@@ -115,8 +101,12 @@ def strict_schema(schema: Mapping[str, Any]) -> dict[str, Any]:
     """An OpenAPI v3 structural schema with unknown fields forbidden where the server prunes."""
     out = copy.deepcopy(dict(schema))
     _forbid_unknown(out)
-    # metadata is checked by the Kubernetes schemas; status is never sent.
+    # metadata is checked by the Kubernetes schemas (and left out of the body validated
+    # here, so a CRD that lists it as required, like CloudNativePG's Cluster, must not
+    # require it); status is never sent.
     out.get("properties", {}).pop("status", None)
+    if "required" in out:
+        out["required"] = [key for key in out["required"] if key != "metadata"]
     return out
 
 

@@ -8,10 +8,12 @@ from pydantic import Field, field_validator
 
 from labinfra.device_app import DeviceApp, DeviceAppArgs
 from labinfra.kube import check_pinned_image, kubernetes_provider, restricted_namespace
+from labinfra.monitoring.scrape import device_service
 from labinfra.names import dns_name, recommended_labels
 from labinfra.stackconfig import ConfigModel
 
-PICOTEMP_PORT = 3030
+PICOTEMP = device_service("picotemp")
+PICOTEMP_PORT = PICOTEMP.default_port
 PICOTEMP_UID = 10001
 """The user the picotemp image is built to run as (apps/picotemp/Dockerfile)."""
 
@@ -60,6 +62,8 @@ def build_apps(config: AppsConfig) -> None:
                 env={"PICO_SERVER_URL": exporter.server_url},
                 image_pull_secret="registry-pull",
                 run_as_user=PICOTEMP_UID,
+                # The same job as the exporters on hosts: picotemp.rules.yml covers both.
+                job=PICOTEMP.job,
             ),
             opts=pulumi.ResourceOptions(provider=provider, depends_on=[pull_secret]),
         )

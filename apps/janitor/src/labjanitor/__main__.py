@@ -1,0 +1,3 @@
+from labjanitor.cli import main
+
+raise SystemExit(main())

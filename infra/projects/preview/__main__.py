@@ -1,0 +1,5 @@
+"""Entry point of the lab-preview project: one pull request's environment."""
+
+from labpreview.program import main
+
+main()
