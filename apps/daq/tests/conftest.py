@@ -1,11 +1,8 @@
 """Fixtures: the simulated lab on real ptys, and the daemon's app served by a real uvicorn
-on a loopback port."""
+on a loopback port (labkit's ServerThread)."""
 
 from __future__ import annotations
 
-import socket
-import threading
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -13,13 +10,13 @@ from typing import Any
 
 import httpx
 import pytest
-import uvicorn
 
 from daq.api.app import create_app
 from daq.assembly import build_lab
 from daq.config import DaqSettings
 from daq.core.lab import Lab
 from daq.sim.lab import SimLab
+from labkit.testing import ServerThread
 
 TOKEN = "test-token-0123456789abcdef"
 
@@ -34,13 +31,6 @@ class Daemon:
 
     def received(self) -> dict[str, int]:
         return {kind: len(port.received) for kind, port in self.sims.ports.items()}
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
 
 
 def make_settings(sims: SimLab, data_dir: Path, **overrides: Any) -> DaqSettings:
@@ -62,24 +52,13 @@ def sims(tmp_path: Path) -> Iterator[SimLab]:
 
 def serve_in_thread(settings: DaqSettings, sims: SimLab) -> Iterator[Daemon]:
     lab = build_lab(settings)
-    app = create_app(lab, TOKEN)
-    port = free_port()
-    server = uvicorn.Server(
-        uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None, lifespan="on")
-    )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        assert time.monotonic() < deadline, "server did not start"
-        time.sleep(0.02)
-    url = f"http://127.0.0.1:{port}"
-    with httpx.Client(
-        base_url=url, headers={"Authorization": f"Bearer {TOKEN}"}, timeout=30
-    ) as client:
-        yield Daemon(sims, lab, url, client, settings)
-    server.should_exit = True
-    thread.join(15)
+    with (
+        ServerThread(create_app(lab, TOKEN)) as server,
+        httpx.Client(
+            base_url=server.url, headers={"Authorization": f"Bearer {TOKEN}"}, timeout=30
+        ) as client,
+    ):
+        yield Daemon(sims, lab, server.url, client, settings)
 
 
 @pytest.fixture

@@ -6,7 +6,6 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -22,27 +21,19 @@ import yaml
 
 from daq.core.recorders import parquet_metadata, read_csv
 from daq.sim.lab import SimLab
+from labkit.testing import ServiceProcess, free_port, wait_until
 
 pytestmark = pytest.mark.integration
 TOKEN = "process-token-0123456789"
 
 
 def wait_for(check: Callable[[], Any], timeout: float = 15.0) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
+    def attempt() -> Any:
         with contextlib.suppress(httpx.TransportError):
-            result = check()
-            if result:
-                return result
-        assert time.monotonic() < deadline, "timed out waiting"
-        time.sleep(0.05)
+            return check()
+        return None
 
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
+    return wait_until(attempt, timeout=timeout)
 
 
 @pytest.fixture
@@ -60,8 +51,14 @@ def start_daemon(sims: SimLab, tmp_path: Path) -> tuple[subprocess.Popen[bytes],
         inst["timeout_s"] = 0.5
     path = tmp_path / "daq.yaml"
     path.write_text(yaml.safe_dump(config))
-    env = {**os.environ, "DAQ_API_TOKEN": TOKEN}
-    proc = subprocess.Popen([sys.executable, "-m", "daq", "serve", "--config", str(path)], env=env)
+    service = ServiceProcess(
+        [sys.executable, "-m", "daq", "serve", "--config", str(path)],
+        env={"DAQ_API_TOKEN": TOKEN},
+        log=tmp_path / f"daq-{port}.log",
+        name="daq serve",
+    ).start()
+    assert service.proc is not None
+    proc = service.proc
     client = httpx.Client(
         base_url=f"http://127.0.0.1:{port}", headers={"Authorization": f"Bearer {TOKEN}"}
     )

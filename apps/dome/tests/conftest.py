@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import os
 import shutil
-import signal
 import socket
 import subprocess
 import sys
@@ -19,6 +17,7 @@ import httpx
 import pytest
 
 from dome.control.ipc import IpcClient
+from labkit.testing import ServiceProcess, free_port, wait_until
 
 TOKEN = "test-token-not-secret"
 FAST = {
@@ -26,12 +25,6 @@ FAST = {
     "DOME_ACCELERATION_DEG_S2": "30",
     "DOME_CREEP_SPEED_DEG_S": "0.5",
 }
-
-
-def free_port(kind: int = socket.SOCK_STREAM) -> int:
-    with socket.socket(socket.AF_INET, kind) as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @dataclass
@@ -42,6 +35,7 @@ class DomeServer:
     discovery_port: int
     proc: subprocess.Popen[bytes]
     log: Path
+    service: ServiceProcess
 
     def client(self, token: str | None = TOKEN) -> httpx.Client:
         headers = {"Authorization": f"Bearer {token}"} if token else {}
@@ -70,11 +64,8 @@ class DomeServer:
         self, condition: Callable[[], bool], timeout: float = 30, every: float = 0.05
     ) -> float:
         start = time.monotonic()
-        while time.monotonic() - start < timeout:
-            if condition():
-                return time.monotonic() - start
-            time.sleep(every)
-        raise TimeoutError(f"not within {timeout} s; log:\n{self.log.read_text()[-3000:]}")
+        wait_until(condition, timeout=timeout, interval=every, context=self.service.describe)
+        return time.monotonic() - start
 
     def idle(self, timeout: float = 60) -> None:
         self.wait(lambda: not self.status()["moving"], timeout)
@@ -82,9 +73,8 @@ class DomeServer:
 
 def start_server(extra_env: dict[str, str] | None = None) -> DomeServer:
     state_dir = Path(tempfile.mkdtemp(prefix="dome-", dir="/tmp"))  # short: AF_UNIX path limit
-    port, udp = free_port(), free_port(socket.SOCK_DGRAM)
+    port, udp = free_port(), free_port(kind=socket.SOCK_DGRAM)
     env = {
-        **os.environ,
         "DOME_API_TOKEN": TOKEN,
         "DOME_STATE_DIR": str(state_dir),
         "DOME_SOCKET_PATH": str(state_dir / "control.sock"),
@@ -93,35 +83,23 @@ def start_server(extra_env: dict[str, str] | None = None) -> DomeServer:
         **FAST,
         **(extra_env or {}),
     }
-    log = state_dir / "serve.log"
-    proc = subprocess.Popen(
+    url = f"http://127.0.0.1:{port}"
+    service = ServiceProcess(
         [sys.executable, "-m", "dome", "serve", "--sim", "--listen", f"127.0.0.1:{port}"],
         env=env,
-        stdout=log.open("wb"),
-        stderr=subprocess.STDOUT,
+        log=state_dir / "serve.log",
+        name="dome serve",
+        ready_url=f"{url}/healthz",
+        ready_timeout=30,
+    ).start()
+    assert service.proc is not None
+    return DomeServer(
+        url, state_dir, state_dir / "control.sock", udp, service.proc, service.log, service
     )
-    server = DomeServer(
-        f"http://127.0.0.1:{port}", state_dir, state_dir / "control.sock", udp, proc, log
-    )
-
-    def up() -> bool:
-        try:
-            return httpx.get(f"{server.url}/healthz", timeout=1).status_code == 200
-        except httpx.HTTPError:
-            return False
-
-    server.wait(up, timeout=30, every=0.1)
-    return server
 
 
 def stop_server(server: DomeServer) -> int:
-    if server.proc.poll() is None:
-        server.proc.send_signal(signal.SIGTERM)
-        try:
-            server.proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            server.proc.kill()
-            server.proc.wait()
+    server.service.stop(timeout=30)
     shutil.rmtree(server.state_dir, ignore_errors=True)
     return server.proc.returncode
 

@@ -86,7 +86,7 @@ def test_stall_is_detected_and_the_motor_stopped_within_200_ms(dome_server: Dome
         assert at - injected <= 0.2
         r = c.post("/api/dome/goto", json={"azimuth": 10})
         assert r.status_code == 409
-        assert "fault" in r.json()["error"]
+        assert "fault" in r.json()["detail"]
         assert c.post("/api/sim/faults", json={}).status_code == 404
         assert c.post("/api/dome/sim/faults", json={"stalled_motor": False}).status_code == 200
         assert c.post("/api/dome/clear-fault").status_code == 200
@@ -150,7 +150,7 @@ def test_bad_input_is_refused_naming_the_problem_and_nothing_moves(
     with dome_server.client() as c:
         r = c.post(path, content=body, headers={"Content-Type": "application/json"})
     assert 400 <= r.status_code < 500, r.text
-    assert named.lower() in r.json()["error"].lower()
+    assert named.lower() in r.json()["detail"].lower()
     time.sleep(0.1)
     assert dome_server.sim()["emitted_steps"] == before
     assert dome_server.status()["state"] == "idle"

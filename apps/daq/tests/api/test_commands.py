@@ -15,18 +15,13 @@ from daq.config import DaqSettings
 from daq.core.errors import SafetyRefused
 from daq.core.instruments import Laser, StageController
 from daq.hardware.errors import ValueRefused
+from labkit.testing import wait_until
 
 pytestmark = pytest.mark.integration
 
 
 def wait_for(check: Callable[[], Any], timeout: float = 10.0) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        result = check()
-        if result:
-            return result
-        assert time.monotonic() < deadline, "timed out waiting"
-        time.sleep(0.05)
+    return wait_until(check, timeout=timeout)
 
 
 def test_every_route_needs_the_token(daemon: Any) -> None:
@@ -38,7 +33,7 @@ def test_every_route_needs_the_token(daemon: Any) -> None:
         json={"position": 1},
         headers={"Authorization": "Bearer nope"},
     )
-    assert wrong.status_code == 401
+    assert wrong.status_code == 403
     assert daemon.received() == before
 
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import math
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -15,18 +14,13 @@ from websockets.exceptions import InvalidStatus
 from websockets.sync.client import connect
 
 from daq.core.recorders import parquet_metadata, read_csv
+from labkit.testing import wait_until
 
 pytestmark = pytest.mark.integration
 
 
 def wait_for(check: Callable[[], Any], timeout: float = 15.0) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        result = check()
-        if result:
-            return result
-        assert time.monotonic() < deadline, "timed out waiting"
-        time.sleep(0.05)
+    return wait_until(check, timeout=timeout)
 
 
 def light_up(c: Any) -> None:

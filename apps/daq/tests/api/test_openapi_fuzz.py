@@ -4,16 +4,12 @@ and documented responses must match their schemas."""
 
 from __future__ import annotations
 
-import socket
-import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 import schemathesis
-import uvicorn
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from schemathesis.checks import not_a_server_error
@@ -23,6 +19,7 @@ from daq.api.app import create_app
 from daq.assembly import build_lab
 from daq.config import DaqSettings
 from daq.sim.lab import SimLab
+from labkit.testing import ServerThread
 
 pytestmark = pytest.mark.integration
 TOKEN = "fuzz-token-0123456789abcdef"
@@ -35,19 +32,8 @@ def fuzz_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         config: dict[str, Any] = sims.config(root / "data")
         config["monitor_interval_s"] = 5
         lab = build_lab(DaqSettings(api_token=TOKEN, **config))  # type: ignore[arg-type]
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            port = s.getsockname()[1]
-        server = uvicorn.Server(
-            uvicorn.Config(create_app(lab, TOKEN), host="127.0.0.1", port=port, log_config=None)
-        )
-        thread = threading.Thread(target=server.run, daemon=True)
-        thread.start()
-        while not server.started:
-            time.sleep(0.02)
-        yield f"http://127.0.0.1:{port}"
-        server.should_exit = True
-        thread.join(30)
+        with ServerThread(create_app(lab, TOKEN), stop_timeout=30) as server:
+            yield server.url
 
 
 REAL_NAMES: dict[str, dict[str, Any]] = {

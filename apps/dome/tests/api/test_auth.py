@@ -53,4 +53,4 @@ def test_a_good_token_reaches_the_control_process() -> None:
         {"Authorization": "Bearer t"},
     )
     assert r.status_code == 503
-    assert "control process unreachable" in r.json()["error"]
+    assert "control process unreachable" in r.json()["detail"]

@@ -73,3 +73,20 @@ def test_healthz_is_ok_whatever_the_pico_does(simulator: BackgroundSimulator, fa
     response = asyncio.run(main())
     assert response.status_code == 200
     assert response.json()["pico_up"] is (fault == "none")
+
+
+def test_unknown_paths_and_methods_answer_the_shared_problem_body(
+    simulator: BackgroundSimulator,
+) -> None:
+    async def main() -> None:
+        exporter = Exporter(settings(simulator.url))
+        transport = httpx.ASGITransport(app=create_app(exporter))
+        async with httpx.AsyncClient(transport=transport, base_url="http://exporter") as client:
+            missing = await client.get("/nothing")
+            wrong = await client.post("/metrics")
+        assert missing.headers["content-type"] == "application/problem+json"
+        assert (missing.status_code, missing.json()["code"]) == (404, "not_found")
+        assert (wrong.status_code, wrong.json()["code"]) == (405, "method_not_allowed")
+        await exporter.http.aclose()
+
+    asyncio.run(main())

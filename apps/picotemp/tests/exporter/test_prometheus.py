@@ -2,14 +2,13 @@
 simulator; the Pico going down must show as pico_up 0 in Prometheus itself."""
 
 import shutil
-import subprocess
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import httpx
 import pytest
 
+from labkit.testing import ServiceProcess, wait_until
 from picotemp.sim.background import BackgroundSimulator
 
 pytestmark = pytest.mark.integration
@@ -22,34 +21,25 @@ def start_prometheus(tmp_path: Path, port: int) -> Iterator[Callable[[str], str]
     """Starts Prometheus on a free loopback port with the given config; returns its URL."""
     binary = shutil.which("prometheus") or "/usr/bin/prometheus"
     assert Path(binary).exists(), "prometheus is not installed: run scripts/bootstrap"
-    procs: list[subprocess.Popen[bytes]] = []
+    started: list[ServiceProcess] = []
 
     def start(config_text: str) -> str:
         config = tmp_path / "prometheus.yml"
         config.write_text(config_text)
-        with (tmp_path / "prometheus.log").open("wb") as out:
-            procs.append(
-                subprocess.Popen(
-                    [
-                        binary,
-                        f"--config.file={config}",
-                        f"--storage.tsdb.path={tmp_path / 'data'}",
-                        f"--web.listen-address=127.0.0.1:{port}",
-                    ],
-                    stdout=out,
-                    stderr=subprocess.STDOUT,
-                )
-            )
-        return f"http://127.0.0.1:{port}"
+        url = f"http://127.0.0.1:{port}"
+        argv = [
+            binary,
+            f"--config.file={config}",
+            f"--storage.tsdb.path={tmp_path / 'data'}",
+            f"--web.listen-address=127.0.0.1:{port}",
+        ]
+        service = ServiceProcess(argv, log=tmp_path / "prometheus.log", name="prometheus")
+        started.append(service.start())
+        return url
 
     yield start
-    for proc in procs:
-        proc.terminate()
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+    for service in started:
+        service.stop()
 
 
 def query(prometheus_url: str, expr: str) -> list[dict]:  # type: ignore[type-arg]
@@ -59,26 +49,23 @@ def query(prometheus_url: str, expr: str) -> list[dict]:  # type: ignore[type-ar
 
 
 def wait_for_value(prometheus_url: str, expr: str, wanted: float, timeout: float) -> None:
-    deadline = time.monotonic() + timeout
-    seen: object = None
-    while time.monotonic() < deadline:
+    def reached() -> bool:
         try:
             result = query(prometheus_url, expr)
-        except httpx.HTTPError as exc:
-            seen = exc
-        else:
-            seen = result
-            if result and float(result[0]["value"][1]) == wanted:
-                return
-        time.sleep(0.25)
-    raise AssertionError(f"{expr} never became {wanted} within {timeout} s; last: {seen}")
+        except httpx.HTTPError:
+            return False
+        return bool(result) and float(result[0]["value"][1]) == wanted
+
+    wait_until(reached, timeout=timeout, interval=0.25, what=f"{expr} to become {wanted}")
 
 
 def wait_for_empty(prometheus_url: str, expr: str, timeout: float) -> None:
-    deadline = time.monotonic() + timeout
-    while query(prometheus_url, expr):
-        assert time.monotonic() < deadline, f"{expr} still has samples after {timeout} s"
-        time.sleep(0.25)
+    wait_until(
+        lambda: not query(prometheus_url, expr),
+        timeout=timeout,
+        interval=0.25,
+        what=f"{expr} to have no samples",
+    )
 
 
 def test_prometheus_sees_pico_up_then_down(

@@ -8,35 +8,21 @@ from pathlib import Path
 import httpx
 import pytest
 
+from labkit.testing import free_ports, http_status, wait_until
+
 pytestmark = pytest.mark.integration
 
 SIM = str(Path(sys.executable).parent / "picotemp-sim")
 
 
-def free_ports(count: int) -> list[int]:
-    import socket
-
-    sockets = [socket.socket() for _ in range(count)]
-    for sock in sockets:
-        sock.bind(("127.0.0.1", 0))
-    ports = [int(sock.getsockname()[1]) for sock in sockets]
-    for sock in sockets:
-        sock.close()
-    return ports
-
-
 def wait_for(url: str, proc: subprocess.Popen[bytes]) -> None:
-    import time
+    """Until ``url`` answers anything; fail at once if the simulator exited."""
 
-    deadline = time.monotonic() + 20
-    while time.monotonic() < deadline:
+    def answered() -> bool:
         assert proc.poll() is None, "picotemp-sim exited early"
-        try:
-            httpx.get(url, timeout=1)
-            return
-        except httpx.HTTPError:
-            time.sleep(0.05)
-    raise AssertionError(f"{url} never answered")
+        return http_status(url) is not None
+
+    wait_until(answered, timeout=20, what=f"{url} to answer")
 
 
 def test_serves_switches_faults_over_control_and_stops_on_sigterm() -> None:

@@ -9,9 +9,11 @@ from fastapi import Depends, FastAPI
 from starlette.concurrency import run_in_threadpool
 
 from daq.api import acquisitions, instruments, lasers, mounts, powermeters, scans, stages, stream
-from daq.api.deps import require_token
-from daq.api.errors import ERROR_RESPONSES, install_error_handlers
+from daq.api.deps import auth, require_token
+from daq.api.errors import ERROR_RESPONSES, HTTP_ERRORS
 from daq.core.lab import Lab
+from labkit.docs import install_offline_docs
+from labkit.errors import install_error_handlers
 from labkit.web import Health, health_route, metrics_route
 
 
@@ -37,13 +39,14 @@ def create_app(lab: Lab, token: str, *, manage_lab: bool = True) -> FastAPI:
     )
     app.state.lab = lab
     app.state.token = token
-    install_error_handlers(app)
+    install_error_handlers(app, HTTP_ERRORS)
     secured = [Depends(require_token)]
     for module in (instruments, stages, powermeters, lasers, mounts, acquisitions, scans):
         app.include_router(
             module.router, prefix="/api", dependencies=secured, responses=ERROR_RESPONSES
         )
     app.include_router(stream.router, prefix="/api")
+    app.include_router(auth.ticket_router("/api/stream-ticket"))
 
     def health() -> Health:
         detail = {name: inst.up for name, inst in lab.instruments.items()}
@@ -51,4 +54,5 @@ def create_app(lab: Lab, token: str, *, manage_lab: bool = True) -> FastAPI:
 
     app.router.routes.append(metrics_route(lab.metrics.registry))
     app.router.routes.append(health_route(health))
+    install_offline_docs(app)
     return app

@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-import secrets
 from typing import Annotated
 
-from fastapi import Depends, HTTPException, Request
-from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from fastapi import Depends, Request
 
 from daq.core.lab import Lab
-
-_bearer = HTTPBearer(auto_error=False, description="DAQ_API_TOKEN")
+from labkit.auth import TokenAuth
 
 
 def get_lab(request: Request) -> Lab:
@@ -18,16 +15,9 @@ def get_lab(request: Request) -> Lab:
     return lab
 
 
-def token_matches(request: Request, presented: str | None) -> bool:
-    expected: str = request.app.state.token
-    return presented is not None and secrets.compare_digest(presented.encode(), expected.encode())
-
-
-def require_token(
-    request: Request, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
-) -> None:
-    if not token_matches(request, credentials.credentials if credentials else None):
-        raise HTTPException(401, "missing or wrong token", headers={"WWW-Authenticate": "Bearer"})
-
+# labkit's rules, as in every app: 401 missing, 403 wrong, 503 not configured; streams take
+# the header or a short-lived ?ticket= (never the token in the URL).
+auth = TokenAuth(lambda conn: conn.app.state.token, setting="DAQ_API_TOKEN")
+require_token = auth.require
 
 LabDep = Annotated[Lab, Depends(get_lab)]

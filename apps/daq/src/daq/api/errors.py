@@ -1,12 +1,9 @@
-"""The one place where domain errors become HTTP statuses; the body names the problem."""
+"""The one place where domain errors become HTTP statuses and codes; the body is labkit's
+problem details (the exception's message as ``detail``), like every app's."""
 
 from __future__ import annotations
 
 from typing import Any
-
-from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse
-from pydantic import BaseModel
 
 from daq.core.errors import Conflict, NotFound, SafetyRefused, UnknownInstrument
 from daq.hardware.errors import (
@@ -17,51 +14,28 @@ from daq.hardware.errors import (
     TransportError,
     ValueRefused,
 )
+from labkit.errors import ErrorMap, problem_responses
 
-STATUS: list[tuple[type[Exception], int]] = [
-    (UnknownInstrument, 404),
-    (NotFound, 404),
-    (ValueRefused, 422),
-    (SafetyRefused, 403),
-    (Conflict, 409),
-    (NotReady, 409),
-    (Disconnected, 503),
-    (TransportError, 504),
-    (InstrumentError, 502),
-    (BadReply, 502),
-]
-
-
-class ErrorBody(BaseModel):
-    detail: str
-
-
-ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
-    status: {"model": ErrorBody, "description": description}
-    for status, description in [
-        (401, "Missing or wrong token"),
-        (403, "Refused by the safety policy"),
-        (404, "No such instrument, acquisition or scan"),
-        (409, "Conflicts with what is running, or the instrument is not ready"),
-        (502, "The instrument reported an error or answered nonsense"),
-        (503, "The instrument's port is gone (adapter unplugged)"),
-        (504, "The instrument did not answer in time"),
-    ]
+HTTP_ERRORS: ErrorMap = {
+    UnknownInstrument: (404, "unknown_instrument"),
+    NotFound: (404, "not_found"),
+    ValueRefused: (422, "value_refused"),
+    SafetyRefused: (403, "safety_refused"),
+    Conflict: (409, "conflict"),
+    NotReady: (409, "not_ready"),
+    Disconnected: (503, "disconnected"),
+    TransportError: (504, "no_answer"),
+    InstrumentError: (502, "instrument_error"),
+    BadReply: (502, "bad_reply"),
 }
 
-
-def _message(exc: Exception) -> str:
-    return str(exc).strip("'\"")
-
-
-def install_error_handlers(app: FastAPI) -> None:
-    for exc_type, status in STATUS:
-
-        async def handler(request: Request, exc: Exception, status: int = status) -> JSONResponse:
-            if status == 422:
-                # the same shape as FastAPI's own validation errors: one 422 contract
-                item = {"loc": ["body"], "msg": _message(exc), "type": "value_error"}
-                return JSONResponse({"detail": [item]}, status_code=422)
-            return JSONResponse({"detail": _message(exc)}, status_code=status)
-
-        app.add_exception_handler(exc_type, handler)
+ERROR_RESPONSES: dict[int | str, dict[str, Any]] = problem_responses(
+    {
+        403: "Refused by the safety policy, or a wrong token",
+        404: "No such instrument, acquisition or scan",
+        409: "Conflicts with what is running, or the instrument is not ready",
+        502: "The instrument reported an error or answered nonsense",
+        503: "The instrument's port is gone (adapter unplugged), or no token is configured",
+        504: "The instrument did not answer in time",
+    }
+)

@@ -1,6 +1,7 @@
 """Live readings over a WebSocket: every acquisition row, as JSON, as it is taken.
 
-Browsers cannot set headers on a WebSocket, so the token may come as ``?token=``.
+Browsers cannot set headers on a WebSocket: they open it with a short-lived ``?ticket=``
+from ``POST /api/stream-ticket`` (labkit.auth); other clients send the token header.
 A slow client loses messages (its queue is bounded) rather than slowing acquisitions.
 """
 
@@ -10,21 +11,16 @@ import asyncio
 import contextlib
 from typing import Any
 
-from fastapi import APIRouter, WebSocket, WebSocketDisconnect
+from fastapi import APIRouter, Depends, WebSocket, WebSocketDisconnect
 
-from daq.api.deps import token_matches
+from daq.api.deps import auth
 from daq.core.lab import Lab
 
 router = APIRouter()
 
 
-@router.websocket("/stream")
+@router.websocket("/stream", dependencies=[Depends(auth.require_stream)])
 async def stream(websocket: WebSocket) -> None:
-    header = websocket.headers.get("authorization", "")
-    presented = header.removeprefix("Bearer ").strip() or websocket.query_params.get("token")
-    if not token_matches(websocket, presented):  # type: ignore[arg-type]
-        await websocket.close(code=4401, reason="missing or wrong token")
-        return
     await websocket.accept()
     lab: Lab = websocket.app.state.lab
     loop = asyncio.get_running_loop()

@@ -12,13 +12,14 @@ from fastapi import FastAPI, Request
 from dome import __version__
 from dome.api import errors, hardware, health, page, sessions, tracking
 from dome.api.alpaca import build_router
-from dome.api.deps import AppState
+from dome.api.deps import AppState, stream_tickets
 from dome.api.discovery import start_discovery
 from dome.api.metrics import build_registry
 from dome.config import DomeSettings
 from dome.control.ipc import AsyncIpcClient
 from dome.core.catalogue import Catalogue
 from dome.core.errors import NotConnectedError
+from labkit.docs import install_offline_docs
 from labkit.web import Health, health_route, metrics_route
 
 
@@ -71,6 +72,7 @@ def create_app(settings: DomeSettings, *, simulated: bool) -> FastAPI:
     errors.install(app)
     for module in (hardware, tracking, health, sessions, page):
         app.include_router(module.router)
+    app.include_router(stream_tickets)
 
     def get_state(request: Request) -> AppState:
         return state
@@ -88,4 +90,5 @@ def create_app(settings: DomeSettings, *, simulated: bool) -> FastAPI:
         return Health(ok, {"state": status["state"], "fault": status["fault"]})
 
     app.router.routes.append(health_route(check))
+    install_offline_docs(app)
     return app

@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-import hmac
 from dataclasses import dataclass, field
 from typing import Annotated, Any
 
-from fastapi import Depends, HTTPException, Request
-from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
+from fastapi import Depends, Request
 
 from dome.config import DomeSettings
 from dome.control.ipc import AsyncIpcClient
 from dome.core.catalogue import Catalogue
+from labkit.auth import TokenAuth
 
 
 @dataclass
@@ -32,41 +31,17 @@ def get_state(request: Request) -> AppState:
 
 State = Annotated[AppState, Depends(get_state)]
 
-_bearer = HTTPBearer(auto_error=False, description="The command token (DOME_API_TOKEN)")
-_header = APIKeyHeader(name="X-API-Token", auto_error=False)
+# The token rules (401 missing, 403 wrong, 503 not configured) are labkit's, as in every app.
+_commands = TokenAuth(lambda conn: conn.app.state.dome.settings.api_token, setting="DOME_API_TOKEN")
+_reads = TokenAuth(
+    lambda conn: conn.app.state.dome.settings.api_token,
+    setting="DOME_API_TOKEN",
+    required=lambda conn: not conn.app.state.dome.settings.open_reads,
+)
 
-
-def _check_token(
-    state: AppState,
-    bearer: HTTPAuthorizationCredentials | None,
-    header: str | None,
-) -> None:
-    expected = state.settings.api_token
-    given = bearer.credentials if bearer is not None else header
-    if expected is None:
-        raise HTTPException(503, "commands are disabled: DOME_API_TOKEN is not set")
-    if not given:
-        raise HTTPException(401, "a command token is required (Authorization: Bearer TOKEN)")
-    if not hmac.compare_digest(given.encode(), expected.get_secret_value().encode()):
-        raise HTTPException(403, "wrong command token")
-
-
-def require_token(
-    state: State,
-    bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
-    header: Annotated[str | None, Depends(_header)],
-) -> None:
-    _check_token(state, bearer, header)
-
-
-def require_read(
-    state: State,
-    bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
-    header: Annotated[str | None, Depends(_header)],
-) -> None:
-    if not state.settings.open_reads:
-        _check_token(state, bearer, header)
-
-
-Command = Depends(require_token)
-Read = Depends(require_read)
+Command = Depends(_commands.require)
+Read = Depends(_reads.require)
+# Streams a browser opens (the page's live status) cannot send the header: they take a
+# short-lived ?ticket= from POST /api/stream-ticket (labkit.auth says why not the token).
+ReadStream = Depends(_reads.require_stream)
+stream_tickets = _reads.ticket_router("/api/stream-ticket", tags=["page"])

@@ -10,7 +10,7 @@ from importlib import resources
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, StreamingResponse
 
-from dome.api.deps import Read, State
+from dome.api.deps import ReadStream, State
 
 router = APIRouter(tags=["page"])
 PUSH_INTERVAL_S = 0.2
@@ -21,7 +21,7 @@ async def index() -> HTMLResponse:
     return HTMLResponse(resources.files("dome.static").joinpath("index.html").read_text())
 
 
-@router.get("/api/events", operation_id="status_stream", dependencies=[Read])
+@router.get("/api/events", operation_id="status_stream", dependencies=[ReadStream])
 async def events(request: Request, state: State) -> StreamingResponse:
     """Server-Sent Events: the dome's status, pushed every 200 ms while it changes."""
 

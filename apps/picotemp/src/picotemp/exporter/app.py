@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator
 import httpx
 from starlette.applications import Starlette
 
+from labkit.errors import install_error_handlers
 from labkit.web import Health, health_route, metrics_route
 from picotemp.exporter.config import ExporterSettings
 from picotemp.exporter.metrics import ExporterMetrics
@@ -105,7 +106,7 @@ class Exporter:
 
 
 def create_app(exporter: Exporter) -> Starlette:
-    return Starlette(
+    app = Starlette(
         routes=[
             metrics_route(
                 exporter.metrics.registry,
@@ -116,3 +117,5 @@ def create_app(exporter: Exporter) -> Starlette:
         ],
         lifespan=exporter.lifespan,
     )
+    install_error_handlers(app)  # 404/405/500 answer labkit's problem body, as in every app
+    return app

@@ -2,7 +2,10 @@
 
 The default (no receivers configured) routes everything to a receiver with no
 integrations: Alertmanager runs, alerts are visible in its UI and in Grafana, nothing is
-sent anywhere. Configured receivers are webhooks (ntfy, Home Assistant, chat bridges).
+sent anywhere. Configured receivers are webhooks (ntfy, chat bridges), and Home Assistant:
+its webhook trigger (`POST /api/webhook/<id>`) runs the automation in
+docs/home-assistant/automations.yaml. The webhook id is a shared secret, so it comes from a
+Pulumi secret and the whole configuration is deployed as a Kubernetes Secret.
 """
 
 from __future__ import annotations
@@ -14,6 +17,9 @@ from pydantic import Field, model_validator
 from labinfra.stackconfig import ConfigModel
 
 DEFAULT_RECEIVER = "default"
+HOME_ASSISTANT_RECEIVER = "home-assistant"
+LAB_CA_FILE = "/etc/alertmanager/configmaps/lab-ca/ca.crt"
+"""Where the chart mounts the `lab-ca` ConfigMap (alertmanagerSpec.configMaps)."""
 
 
 class Receiver(ConfigModel):
@@ -29,8 +35,16 @@ class Route(ConfigModel):
     continue_: bool = Field(default=False, alias="continue")
 
 
+class HomeAssistantReceiver(ConfigModel):
+    url: str = Field(pattern=r"^https?://[\w.\-]+(:\d+)?$")
+    """Home Assistant's base URL, e.g. https://homeassistant.lab.internal:8123."""
+    matchers: list[str] = Field(default_factory=lambda: ['severity=~"critical|warning"'])
+    send_resolved: bool = True
+
+
 class AlertmanagerSettings(ConfigModel):
     receivers: list[Receiver] = Field(default_factory=list)
+    home_assistant: HomeAssistantReceiver | None = None
     routes: list[Route] = Field(default_factory=list)
     default_receiver: str = DEFAULT_RECEIVER
     group_wait: str = "30s"
@@ -46,13 +60,20 @@ class AlertmanagerSettings(ConfigModel):
 def known_receivers(settings: AlertmanagerSettings) -> None:
     """Raise ValueError naming every route target that is not a receiver."""
     names = {r.name for r in settings.receivers} | {DEFAULT_RECEIVER}
+    if settings.home_assistant:
+        names.add(HOME_ASSISTANT_RECEIVER)
     wanted = [settings.default_receiver, *(r.receiver for r in settings.routes)]
     unknown = sorted({n for n in wanted if n not in names})
     if unknown:
         raise ValueError(f"routes name unknown receivers: {', '.join(unknown)}")
 
 
-def alertmanager_config(settings: AlertmanagerSettings) -> dict[str, Any]:
+def alertmanager_config(
+    settings: AlertmanagerSettings,
+    *,
+    home_assistant_webhook_id: str | None = None,
+    ca_file: str = LAB_CA_FILE,
+) -> dict[str, Any]:
     """The `alertmanager.yaml` document; raises ValueError naming an unknown receiver."""
     known_receivers(settings)
     receivers: list[dict[str, Any]] = [{"name": DEFAULT_RECEIVER}]
@@ -64,6 +85,22 @@ def alertmanager_config(settings: AlertmanagerSettings) -> dict[str, Any]:
         for r in settings.receivers
         if r.name != DEFAULT_RECEIVER
     ]
+    ha_routes: list[dict[str, Any]] = []
+    if settings.home_assistant:
+        ha = settings.home_assistant
+        if not home_assistant_webhook_id:
+            raise ValueError("alertmanager.homeAssistant is set but its webhook id is not")
+        webhook: dict[str, Any] = {
+            "url": f"{ha.url}/api/webhook/{home_assistant_webhook_id}",
+            "send_resolved": ha.send_resolved,
+        }
+        if ha.url.startswith("https://"):
+            webhook["http_config"] = {"tls_config": {"ca_file": ca_file}}
+        receivers.append({"name": HOME_ASSISTANT_RECEIVER, "webhook_configs": [webhook]})
+        # First and `continue`: Home Assistant sees every alert, the other routes still apply.
+        ha_routes.append(
+            {"receiver": HOME_ASSISTANT_RECEIVER, "matchers": list(ha.matchers), "continue": True}
+        )
     return {
         "route": {
             "receiver": settings.default_receiver,
@@ -73,6 +110,7 @@ def alertmanager_config(settings: AlertmanagerSettings) -> dict[str, Any]:
             "repeat_interval": settings.repeat_interval,
             # The Watchdog alert fires always by design; it must not page anyone.
             "routes": [{"receiver": DEFAULT_RECEIVER, "matchers": ['alertname="Watchdog"']}]
+            + ha_routes
             + [
                 {"receiver": r.receiver, "matchers": list(r.matchers), "continue": r.continue_}
                 for r in settings.routes

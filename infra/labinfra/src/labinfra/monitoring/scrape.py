@@ -10,10 +10,17 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from pydantic import Field
-
 from labinfra.inventory import Host, Inventory
-from labinfra.stackconfig import ConfigModel
+from labinfra.monitoring.integrations import (
+    HomeAssistant,
+    Integrations,
+    Proxmox,
+    TrueNas,
+    integration_jobs,
+)
+from labinfra.monitoring.integrations import scrape_config_spec as integration_spec
+
+__all__ = ["HomeAssistant", "Integrations", "Proxmox", "TrueNas"]
 
 NODE_EXPORTER_PORT = 9100
 PVE_EXPORTER_PORT = 9221
@@ -51,8 +58,9 @@ def device_service(job: str) -> DeviceService:
     raise KeyError(f"no device service with job {job!r}")
 
 
-HOST_GROUPS = ("pis", "lab_pcs", "dome_controllers", "picotemp_exporters")
-"""Groups whose hosts run node_exporter outside Kubernetes."""
+NODE_EXPORTER_JOB = "node-exporter"
+"""The job kube-prometheus-stack's node rules and dashboards select (its node-exporter
+rules, templates/prometheus/rules-1.14/node-exporter.yaml at kube-prometheus-stack-88.5.3)."""
 
 
 class InventoryPortError(ValueError):
@@ -105,23 +113,21 @@ def device_scrape_jobs(inventory: Inventory) -> list[ScrapeJob]:
 
 
 def node_exporter_job(inventory: Inventory) -> ScrapeJob | None:
-    """node_exporter on hosts that are not cluster nodes.
+    """Ansible's node_exporter on every host of the inventory, cluster nodes included.
 
-    Cluster nodes are scraped by the chart's node-exporter DaemonSet; scraping a second
-    node_exporter on them would duplicate every node series.
+    playbooks/common.yml applies the node_exporter role to `hosts: all` (listening on
+    node_exporter_web_listen_address, 0.0.0.0:9100). It is the one exporter on each node:
+    the chart's DaemonSet, which would bind the same host port on the cluster nodes, is off
+    (labinfra.monitoring.values). `instance` is the inventory name, which is also the k3s
+    node name (labinfra.k3s node-name), so node and Kubernetes series line up.
     """
-    cluster = set(inventory.groups.get("k3s_cluster", ()))
-    seen: set[str] = set()
-    targets: list[tuple[str, dict[str, str]]] = []
-    for group in HOST_GROUPS:
-        for host in inventory.group(group):
-            if host.name in cluster or host.name in seen:
-                continue
-            seen.add(host.name)
-            targets.append((_host_target(host, NODE_EXPORTER_PORT), {"instance": host.name}))
+    targets = [
+        (_host_target(host, NODE_EXPORTER_PORT), {"instance": host.name})
+        for host in inventory.hosts.values()
+    ]
     if not targets:
         return None
-    return ScrapeJob(name="node-exporters", job="node-exporter-hosts", targets=targets)
+    return ScrapeJob(name="node-exporters", job=NODE_EXPORTER_JOB, targets=targets)
 
 
 def inventory_scrape_jobs(inventory: Inventory) -> list[ScrapeJob]:
@@ -156,31 +162,6 @@ def prometheus_scrape_configs(jobs: list[ScrapeJob]) -> list[dict[str, Any]]:
     ]
 
 
-class HomeAssistant(ConfigModel):
-    address: str = Field(pattern=r"^[\w.\-]+:\d+$")
-    scheme: str = Field(default="http", pattern=r"^https?$")
-
-
-class Proxmox(ConfigModel):
-    hosts: list[str] = Field(min_length=1)
-    """Proxmox VE nodes as `host:8006`."""
-    user: str = "prometheus@pve"
-    token_name: str = "monitoring"  # noqa: S105 (the token's name, not its value)
-    verify_tls: bool = False
-
-
-class TrueNas(ConfigModel):
-    address: str = Field(pattern=r"^[\w.\-]+:\d+$")
-    """Where TrueNAS's node exporter listens (`host:9100`)."""
-    metrics_path: str = "/metrics"
-
-
-class Integrations(ConfigModel):
-    home_assistant: HomeAssistant | None = None
-    proxmox: Proxmox | None = None
-    truenas: TrueNas | None = None
-
-
 @dataclass(frozen=True)
 class ScrapeSpec:
     name: str
@@ -205,58 +186,18 @@ def inventory_scrape_specs(inventory: Inventory) -> list[ScrapeSpec]:
 def integration_scrape_specs(
     integrations: Integrations,
     *,
-    home_assistant_secret: str,
+    replicas: int,
     pve_exporter_address: str,
+    blackbox_address: str,
+    graphite_address: str,
 ) -> list[ScrapeSpec]:
-    """Home Assistant (bearer token), Proxmox (via pve-exporter), TrueNAS."""
-    specs = []
-    if integrations.home_assistant:
-        ha = integrations.home_assistant
-        specs.append(
-            ScrapeSpec(
-                "home-assistant",
-                {
-                    "jobName": "home-assistant",
-                    "scheme": ha.scheme.upper(),
-                    "metricsPath": "/api/prometheus",
-                    "authorization": {
-                        "type": "Bearer",
-                        "credentials": {"name": home_assistant_secret, "key": "token"},
-                    },
-                    "staticConfigs": [_static([ha.address], {"lab_integration": "home-assistant"})],
-                },
-            )
-        )
-    if integrations.proxmox:
-        specs.append(
-            ScrapeSpec(
-                "proxmox",
-                {
-                    "jobName": "proxmox",
-                    "metricsPath": "/pve",
-                    "params": {"module": ["default"], "cluster": ["1"], "node": ["1"]},
-                    "staticConfigs": [
-                        _static(list(integrations.proxmox.hosts), {"lab_integration": "proxmox"})
-                    ],
-                    # The exporter asks the Proxmox API named in ?target= on our behalf.
-                    "relabelings": [
-                        {"sourceLabels": ["__address__"], "targetLabel": "__param_target"},
-                        {"sourceLabels": ["__param_target"], "targetLabel": "instance"},
-                        {"targetLabel": "__address__", "replacement": pve_exporter_address},
-                    ],
-                },
-            )
-        )
-    if integrations.truenas:
-        nas = integrations.truenas
-        specs.append(
-            ScrapeSpec(
-                "truenas",
-                {
-                    "jobName": "truenas",
-                    "metricsPath": nas.metrics_path,
-                    "staticConfigs": [_static([nas.address], {"lab_integration": "truenas"})],
-                },
-            )
-        )
-    return specs
+    """Home Assistant (bearer token), Proxmox (via pve-exporter), TrueNAS (graphite_exporter)
+    and the blackbox probes of each: see labinfra.monitoring.integrations."""
+    jobs = integration_jobs(
+        integrations,
+        replicas=replicas,
+        blackbox_address=blackbox_address,
+        pve_address=pve_exporter_address,
+        graphite_address=graphite_address,
+    )
+    return [ScrapeSpec(job.name, integration_spec(job)) for job in jobs]

@@ -16,6 +16,7 @@ from labinfra.inventory import Inventory
 from labinfra.kube import child_options, secret
 from labinfra.monitoring.alertmanager import AlertmanagerSettings, alertmanager_config
 from labinfra.monitoring.files import Dashboard, RuleFile
+from labinfra.monitoring.integrations import BLACKBOX_PORT, GRAPHITE_EXPORTER_WEB_PORT
 from labinfra.monitoring.scrape import (
     PVE_EXPORTER_PORT,
     Integrations,
@@ -200,8 +201,12 @@ class MonitoringStack(pulumi.ComponentResource):
             *inventory_scrape_specs(a.inventory),
             *integration_scrape_specs(
                 a.integrations,
-                home_assistant_secret=HOME_ASSISTANT_SECRET,
+                replicas=1,
                 pve_exporter_address=pve_address,
+                blackbox_address=f"blackbox-exporter.{a.namespace}.svc:{BLACKBOX_PORT}",
+                graphite_address=(
+                    f"graphite-exporter.{a.namespace}.svc:{GRAPHITE_EXPORTER_WEB_PORT}"
+                ),
             ),
             *a.extra_scrape_specs,
         ]

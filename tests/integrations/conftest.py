@@ -1,0 +1,77 @@
+"""Session fixtures: the real servers the integration tests run against, on loopback.
+
+- a lab CA and server certificate (openssl), so every TLS connection is verified;
+- a real Home Assistant 2024.3.3 in its own venv, with the lab's documented configuration;
+- the Pico W simulator (apps/picotemp) for Home Assistant's REST sensor to read.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).parent))
+
+from envs import ensure_env
+from home_assistant import HomeAssistant, onboard, write_config
+from servers import Pki, free_port, http_ok, make_pki, running
+
+
+@pytest.fixture(scope="session")
+def pki(tmp_path_factory: pytest.TempPathFactory) -> Pki:
+    return make_pki(tmp_path_factory.mktemp("pki"))
+
+
+@pytest.fixture(scope="session")
+def logs(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("logs")
+
+
+@pytest.fixture(scope="session")
+def pico(logs: Path) -> Iterator[str]:
+    """The Pico W simulator: the firmware's protocol on loopback."""
+    port, control = free_port(), free_port()
+    url = f"http://127.0.0.1:{port}/"
+    argv = [
+        str(Path(sys.executable).parent / "picotemp-sim"),
+        "--listen",
+        f"127.0.0.1:{port}",
+        "--control",
+        f"127.0.0.1:{control}",
+    ]
+    with running("picotemp-sim", argv, logs, ready=lambda: http_ok(url)):
+        yield url
+
+
+@pytest.fixture(scope="session")
+def home_assistant(
+    tmp_path_factory: pytest.TempPathFactory, pki: Pki, logs: Path, pico: str
+) -> Iterator[HomeAssistant]:
+    env = ensure_env("homeassistant")
+    port = free_port()
+    config = write_config(
+        tmp_path_factory.mktemp("hass"),
+        port=port,
+        cert=pki.cert,
+        key=pki.key,
+        picotemp_url=pico,
+        dome_status_url=f"http://127.0.0.1:{free_port()}/api/dome/status",
+    )
+    url = f"https://127.0.0.1:{port}"
+    argv = [str(env / "bin" / "hass"), "--config", str(config.folder), "--skip-pip"]
+    # Onboarding answers once the HTTP server and the onboarding integration are up.
+    with running(
+        "home-assistant",
+        argv,
+        logs,
+        ready=lambda: http_ok(f"{url}/api/onboarding", verify=str(pki.ca)),
+        timeout=240,
+    ) as server:
+        try:
+            token = onboard(url, pki.ca)
+        except Exception as exc:
+            raise AssertionError(f"onboarding failed: {exc}\n{server.tail()}") from exc
+        yield HomeAssistant(url, token, config, pki.ca)

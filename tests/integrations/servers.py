@@ -1,0 +1,209 @@
+"""Starting and stopping the real servers the integration tests run, on loopback.
+
+Every server listens on 127.0.0.1 with a port the kernel picked, writes its log to a file
+the test's failure message quotes, and is stopped (SIGTERM, then SIGKILL) by its fixture.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import socket
+import ssl
+import subprocess
+import time
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@dataclass
+class Server:
+    name: str
+    process: subprocess.Popen[bytes]
+    log: Path
+
+    def tail(self, chars: int = 3000) -> str:
+        try:
+            return f"--- {self.name} log ---\n" + self.log.read_text(errors="replace")[-chars:]
+        except OSError:
+            return f"--- {self.name}: no log ---"
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(20)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(10)
+
+
+@contextlib.contextmanager
+def running(
+    name: str,
+    argv: Sequence[str],
+    log_dir: Path,
+    *,
+    env: dict[str, str] | None = None,
+    cwd: Path | None = None,
+    ready: Callable[[], bool] | None = None,
+    timeout: float = 60,
+) -> Iterator[Server]:
+    """Run `argv` until the block ends; wait until `ready()` holds (or fail with its log)."""
+    log = log_dir / f"{name}.log"
+    with log.open("wb") as out:
+        process = subprocess.Popen(
+            list(argv),
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            env={**os.environ, **(env or {})},
+            cwd=cwd,
+        )
+    server = Server(name, process, log)
+    try:
+        if ready is not None:
+            wait_for(ready, timeout, f"{name} did not become ready", server)
+        yield server
+    finally:
+        server.stop()
+
+
+def wait_for(
+    check: Callable[[], bool], timeout: float, message: str, server: Server | None = None
+) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if server is not None and server.process.poll() is not None:
+            raise AssertionError(f"{message}: exited {server.process.returncode}\n{server.tail()}")
+        try:
+            if check():
+                return
+        except (httpx.HTTPError, OSError, ssl.SSLError):
+            pass
+        time.sleep(0.25)
+    raise AssertionError(f"{message} within {timeout:.0f} s\n{server.tail() if server else ''}")
+
+
+def http_ok(url: str, *, verify: bool | str = False, headers: dict[str, str] | None = None) -> bool:
+    return (
+        httpx.get(
+            url,
+            timeout=5,
+            verify=tls(Path(verify)) if isinstance(verify, str) else verify,
+            headers=headers,
+        ).status_code
+        == 200
+    )
+
+
+@dataclass(frozen=True)
+class Pki:
+    """A throw-away lab CA and one server certificate for 127.0.0.1 / localhost."""
+
+    ca: Path
+    cert: Path
+    key: Path
+
+
+def make_pki(folder: Path) -> Pki:
+    """A CA and a server certificate signed by it, made with the openssl CLI."""
+    folder.mkdir(parents=True, exist_ok=True)
+    ca_key, ca, key, csr, cert = (
+        folder / n for n in ("ca.key", "ca.crt", "server.key", "server.csr", "server.crt")
+    )
+    ext = folder / "server.ext"
+    ext.write_text(
+        "subjectAltName=IP:127.0.0.1,DNS:localhost\n"
+        "basicConstraints=critical,CA:FALSE\n"
+        "keyUsage=critical,digitalSignature,keyEncipherment\n"
+        "extendedKeyUsage=serverAuth\n"
+    )
+
+    def openssl(*args: str) -> None:
+        subprocess.run(["openssl", *args], check=True, capture_output=True)
+
+    openssl(
+        "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
+        "-keyout", str(ca_key), "-out", str(ca), "-days", "2", "-subj", "/CN=lab test CA",
+        "-addext", "basicConstraints=critical,CA:TRUE",
+        "-addext", "keyUsage=critical,keyCertSign,cRLSign",
+    )  # fmt: skip
+    openssl(
+        "req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
+        "-keyout", str(key), "-out", str(csr), "-subj", "/CN=localhost",
+    )  # fmt: skip
+    openssl(
+        "x509", "-req", "-in", str(csr), "-CA", str(ca), "-CAkey", str(ca_key),
+        "-CAcreateserial", "-out", str(cert), "-days", "2", "-extfile", str(ext),
+    )  # fmt: skip
+    return Pki(ca=ca, cert=cert, key=key)
+
+
+def prometheus_query(base: str, query: str) -> list[dict[str, object]]:
+    answer = httpx.get(f"{base}/api/v1/query", params={"query": query}, timeout=10).json()
+    assert answer["status"] == "success", answer
+    result = answer["data"]["result"]
+    assert isinstance(result, list)
+    return result
+
+
+def tls(ca: Path) -> ssl.SSLContext:
+    """A client context that trusts only the lab CA (what the platform's clients do)."""
+    return ssl.create_default_context(cafile=str(ca))
+
+
+def write_yaml(path: Path, data: object) -> Path:
+    import yaml
+
+    path.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
+    return path
+
+
+@contextlib.contextmanager
+def prometheus(
+    folder: Path, logs: Path, config: dict[str, object], name: str = "prometheus"
+) -> Iterator[str]:
+    """A real Prometheus (Debian's) with `config`; yields its base URL."""
+    folder.mkdir(parents=True, exist_ok=True)
+    port = free_port()
+    path = write_yaml(folder / "prometheus.yml", config)
+    check = subprocess.run(
+        ["promtool", "check", "config", str(path)], capture_output=True, text=True
+    )
+    assert check.returncode == 0, check.stdout + check.stderr
+    base = f"http://127.0.0.1:{port}"
+    argv = [
+        "prometheus",
+        f"--config.file={path}",
+        f"--storage.tsdb.path={folder / 'data'}",
+        f"--web.listen-address=127.0.0.1:{port}",
+        "--web.enable-lifecycle",
+    ]
+    with running(name, argv, logs, ready=lambda: http_ok(f"{base}/-/ready")):
+        yield base
+
+
+@contextlib.contextmanager
+def blackbox(folder: Path, logs: Path, config: dict[str, object]) -> Iterator[str]:
+    """Debian's prometheus-blackbox-exporter with `config`; yields host:port."""
+    folder.mkdir(parents=True, exist_ok=True)
+    path = write_yaml(folder / "blackbox.yml", config)
+    port = free_port()
+    argv = [
+        "prometheus-blackbox-exporter",
+        f"--config.file={path}",
+        f"--web.listen-address=127.0.0.1:{port}",
+    ]
+    with running("blackbox", argv, logs, ready=lambda: http_ok(f"http://127.0.0.1:{port}/metrics")):
+        yield f"127.0.0.1:{port}"

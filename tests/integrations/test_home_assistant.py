@@ -1,0 +1,257 @@
+"""Home Assistant, for real: a Home Assistant 2024.3.3 process (its own venv, headless,
+onboarded through its API) configured with docs/home-assistant/, over TLS signed by a
+throw-away lab CA. What runs against it, all real: Debian's Prometheus with the scrape
+config the platform generates, Debian's blackbox exporter with the generated module,
+Debian's Alertmanager with the generated receiver, and the Pico W simulator behind the
+REST sensor. Only the scrape interval is shortened (2 s instead of the rate-limited 30 s+)
+so the test does not wait minutes for samples."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+from home_assistant import HomeAssistant, ws_command
+from servers import (
+    blackbox,
+    free_port,
+    http_ok,
+    prometheus,
+    prometheus_query,
+    running,
+    tls,
+    wait_for,
+    write_yaml,
+)
+
+from labinfra.monitoring.alertmanager import AlertmanagerSettings, alertmanager_config
+from labinfra.monitoring.integrations import (
+    HOME_ASSISTANT_SECRET,
+    Integrations,
+    blackbox_config,
+    integration_jobs,
+    prometheus_scrape_config,
+)
+
+pytestmark = [pytest.mark.integration, pytest.mark.timeout(600)]
+
+
+def test_api_answers_only_with_the_long_lived_token(home_assistant: HomeAssistant) -> None:
+    ha = home_assistant
+    auth = {"Authorization": f"Bearer {ha.token}"}
+    ok = httpx.get(f"{ha.url}/api/", headers=auth, verify=tls(ha.ca))
+    assert ok.status_code == 200
+    assert ok.json() == {"message": "API running."}
+    assert httpx.get(f"{ha.url}/api/", verify=tls(ha.ca)).status_code == 401
+    assert httpx.get(f"{ha.url}/api/prometheus", verify=tls(ha.ca)).status_code == 401
+    assert httpx.get(f"{ha.url}/api/prometheus", headers=auth, verify=tls(ha.ca)).status_code == 200
+
+
+@dataclass(frozen=True)
+class Watching:
+    prometheus: str
+    blackbox: str
+
+
+@pytest.fixture(scope="module")
+def watching(
+    home_assistant: HomeAssistant, tmp_path_factory: pytest.TempPathFactory, logs: Path
+) -> Iterator[Watching]:
+    """Blackbox exporter and Prometheus configured by the platform's generators."""
+    ha = home_assistant
+    folder = tmp_path_factory.mktemp("ha-monitoring")
+    integrations = Integrations.model_validate(
+        {"homeAssistant": {"address": ha.url.removeprefix("https://"), "scheme": "https"}}
+    )
+    token_file = folder / "home-assistant-token"
+    token_file.write_text(ha.token)
+    revoked = folder / "revoked-token"
+    revoked.write_text("not-" + ha.token)
+    box = blackbox_config(integrations, ca_file=str(ha.ca), home_assistant_token=ha.token)
+    with blackbox(folder / "blackbox", logs, box) as box_address:
+        jobs = integration_jobs(
+            integrations,
+            replicas=1,
+            blackbox_address="blackbox.invalid:9115",
+            pve_address="unused:1",
+            graphite_address="unused:1",
+        )
+        scrape = []
+        for job in jobs:
+            config = prometheus_scrape_config(
+                job,
+                credential_files={HOME_ASSISTANT_SECRET: str(token_file)},
+                ca_file=str(ha.ca),
+                via=box_address,
+            )
+            config["scrape_interval"] = config["scrape_timeout"] = "2s"
+            scrape.append(config)
+        # The same job with a token Home Assistant does not know: must be refused.
+        bad = prometheus_scrape_config(
+            jobs[0], credential_files={HOME_ASSISTANT_SECRET: str(revoked)}, ca_file=str(ha.ca)
+        )
+        bad.update(job_name="home-assistant-revoked", scrape_interval="2s", scrape_timeout="2s")
+        scrape.append(bad)
+        config = {"global": {"evaluation_interval": "2s"}, "scrape_configs": scrape}
+        with prometheus(folder / "prometheus", logs, config) as base:
+            yield Watching(base, box_address)
+
+
+def _value(base: str, query: str) -> float | None:
+    result = prometheus_query(base, query)
+    if not result:
+        return None
+    value = result[0]["value"]
+    assert isinstance(value, list)
+    return float(value[1])
+
+
+def test_prometheus_scrapes_home_assistant_with_the_token_from_a_file(
+    watching: Watching,
+) -> None:
+    base = watching.prometheus
+    wait_for(lambda: _value(base, 'up{job="home-assistant"}') == 1.0, 60, "HA scraped")
+    assert _value(base, 'up{job="home-assistant",lab_integration="home-assistant"}') == 1.0
+    wait_for(lambda: _value(base, 'up{job="home-assistant-revoked"}') == 0.0, 60, "revoked refused")
+    names = prometheus_query(
+        base, 'count by (__name__) ({job="home-assistant",__name__=~"hass_.+"})'
+    )
+    assert len(names) > 3, names
+
+
+def test_the_pico_appears_in_home_assistant_and_in_its_metrics(
+    home_assistant: HomeAssistant, watching: Watching
+) -> None:
+    """The REST sensor from docs/home-assistant reads the Pico simulator's JSON."""
+    ha = home_assistant
+    auth = {"Authorization": f"Bearer {ha.token}"}
+
+    def state() -> dict[str, object]:
+        answer = httpx.get(
+            f"{ha.url}/api/states/sensor.pico_w_temperature", headers=auth, verify=tls(ha.ca)
+        )
+        answer.raise_for_status()
+        data = answer.json()
+        assert isinstance(data, dict)
+        return data
+
+    wait_for(lambda: state()["state"] not in ("unknown", "unavailable"), 60, "pico sensor")
+    sensor = state()
+    assert 0 < float(str(sensor["state"])) < 60
+    attributes = sensor["attributes"]
+    assert isinstance(attributes, dict)
+    assert attributes["unit_of_measurement"] == "°C"
+    assert attributes["device_class"] == "temperature"
+    query = 'hass_sensor_temperature_celsius{entity="sensor.pico_w_temperature"}'
+    wait_for(lambda: _value(watching.prometheus, query) is not None, 60, "pico in metrics")
+
+
+def test_blackbox_probes_the_api_like_a_user(watching: Watching) -> None:
+    base = watching.prometheus
+    wait_for(
+        lambda: _value(base, 'probe_success{job="probe-home-assistant"}') == 1.0, 60, "probe ok"
+    )
+    duration = _value(base, 'probe_duration_seconds{job="probe-home-assistant"}')
+    assert duration is not None
+    assert duration > 0
+    # Verified against the lab CA, over TLS.
+    assert _value(base, 'probe_http_ssl{job="probe-home-assistant"}') == 1.0
+    instance = prometheus_query(base, 'probe_success{job="probe-home-assistant"}')[0]["metric"]
+    assert isinstance(instance, dict)
+    assert instance["instance"].endswith("/api/")
+
+
+def test_the_probe_fails_without_the_lab_ca(
+    home_assistant: HomeAssistant, watching: Watching, tmp_path: Path, logs: Path
+) -> None:
+    """The module verifies TLS: with another CA the same probe fails."""
+    other = tmp_path / "other-ca.crt"
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256",
+         "-nodes", "-keyout", str(tmp_path / "k"), "-out", str(other), "-days", "1",
+         "-subj", "/CN=not the lab CA"],
+        check=True, capture_output=True,
+    )  # fmt: skip
+    integrations = Integrations.model_validate(
+        {"homeAssistant": {"address": home_assistant.url.removeprefix("https://")}}
+    )
+    box = blackbox_config(
+        integrations, ca_file=str(other), home_assistant_token=home_assistant.token
+    )
+    with blackbox(tmp_path / "bb", logs, box) as address:
+        target = f"{home_assistant.url}/api/"
+        answer = httpx.get(
+            f"http://{address}/probe", params={"module": "home_assistant", "target": target}
+        )
+        assert "probe_success 0" in answer.text
+        good = blackbox_config(
+            integrations, ca_file=str(home_assistant.ca), home_assistant_token="wrong"
+        )
+        assert good["modules"]["home_assistant"]["http"]["valid_status_codes"] == [200]
+
+
+def test_alertmanager_notification_fires_the_automation(
+    home_assistant: HomeAssistant, watching: Watching, tmp_path: Path, logs: Path
+) -> None:
+    """Alertmanager's generated Home Assistant receiver -> webhook -> automation -> a
+    persistent notification and sensor.lab_alerts_firing, which Prometheus then scrapes."""
+    ha = home_assistant
+    settings = AlertmanagerSettings.model_validate({"homeAssistant": {"url": ha.url}})
+    config = alertmanager_config(
+        settings, home_assistant_webhook_id=ha.config.webhook_id, ca_file=str(ha.ca)
+    )
+    config["route"]["group_wait"] = "1s"
+    path = write_yaml(tmp_path / "alertmanager.yml", config)
+    check = subprocess.run(["amtool", "check-config", str(path)], capture_output=True, text=True)
+    assert check.returncode == 0, check.stdout + check.stderr
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    argv = [
+        "prometheus-alertmanager",
+        f"--config.file={path}",
+        f"--storage.path={tmp_path / 'am'}",
+        f"--web.listen-address=127.0.0.1:{port}",
+        "--cluster.listen-address=",
+    ]
+    with running("alertmanager", argv, logs, ready=lambda: http_ok(f"{base}/-/ready")) as am:
+        alert = {
+            "labels": {
+                "alertname": "ProxmoxNodeDown",
+                "severity": "critical",
+                "id": "node/pve2",
+                "lab_integration": "proxmox",
+            },
+            "annotations": {
+                "summary": "Proxmox node node/pve2 is offline",
+                "runbook_url": "https://github.com/example-lab/lab/blob/main/docs/runbooks/integrations.md#proxmoxnodedown",
+            },
+        }
+        posted = httpx.post(f"{base}/api/v2/alerts", json=[alert])
+        assert posted.status_code == 200, posted.text
+        auth = {"Authorization": f"Bearer {ha.token}"}
+
+        def sensor() -> dict[str, object]:
+            data = httpx.get(
+                f"{ha.url}/api/states/sensor.lab_alerts_firing", headers=auth, verify=tls(ha.ca)
+            ).json()
+            assert isinstance(data, dict)
+            return data
+
+        wait_for(lambda: sensor().get("state") == "1", 60, "automation ran", am)
+        attributes = sensor()["attributes"]
+        assert isinstance(attributes, dict)
+        assert attributes["alertnames"] == "ProxmoxNodeDown"
+        assert attributes["status"] == "firing"
+        notifications = ws_command(ha.url, ha.token, ha.ca, {"type": "persistent_notification/get"})
+        assert isinstance(notifications, list)
+        (note,) = [n for n in notifications if n["notification_id"] == "lab-alert-ProxmoxNodeDown"]
+        assert "Proxmox node node/pve2 is offline" in note["message"]
+        assert "runbook" in note["message"]
+    query = 'hass_sensor_state{entity="sensor.lab_alerts_firing"}'
+    wait_for(lambda: _value(watching.prometheus, query) == 1.0, 60, "sensor in metrics")
+    assert json.dumps(config).count(ha.config.webhook_id) == 1
