@@ -41,6 +41,7 @@ VERIFIED_VALUES_KEYS: dict[str, VerifiedKeys] = {
         "kubeControllerManager.enabled",
         "kubeProxy.enabled",
         "prometheusOperator.resources",
+        "prometheus.prometheusSpec.replicas",
         "prometheus.prometheusSpec.retention",
         "prometheus.prometheusSpec.retentionSize",
         "prometheus.prometheusSpec.scrapeInterval",
@@ -57,6 +58,7 @@ VERIFIED_VALUES_KEYS: dict[str, VerifiedKeys] = {
         "prometheus.prometheusSpec.storageSpec",
         "alertmanager.alertmanagerSpec.useExistingSecret",
         "alertmanager.alertmanagerSpec.configSecret",
+        "alertmanager.alertmanagerSpec.configMaps",
         "alertmanager.alertmanagerSpec.resources",
         "alertmanager.alertmanagerSpec.storage",
         # The grafana subchart's keys, plus the parent chart's additionalDataSources.

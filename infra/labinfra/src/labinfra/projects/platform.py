@@ -16,7 +16,7 @@ from labinfra.inventory import load_inventory
 from labinfra.kube import kubernetes_provider
 from labinfra.logging_stack import LoggingStack, LoggingStackArgs, loki_url
 from labinfra.monitoring.alertmanager import AlertmanagerSettings
-from labinfra.monitoring.files import load_dashboards, load_rule_files
+from labinfra.monitoring.files import load_dashboards, load_graphite_mapping, load_rule_files
 from labinfra.monitoring.scrape import Integrations
 from labinfra.monitoring.stack import MonitoringSecrets, MonitoringStack, MonitoringStackArgs
 from labinfra.monitoring.values import LoggingSettings, MonitoringSettings
@@ -36,14 +36,16 @@ class PlatformConfig(ConfigModel):
     SECRETS: ClassVar[tuple[str, ...]] = (
         "grafanaAdminPassword",
         "homeAssistantToken",
+        "homeAssistantWebhookId",
         "proxmoxTokenValue",
+        "truenasApiKey",
         "githubToken",
     )
     cluster_stack: str
     inventory: str
     """Path to the Ansible inventory, relative to this project's folder."""
     monitoring_files: str = "../../monitoring"
-    """Folder holding `rules/*.rules.yml` and `dashboards/*.json`."""
+    """Folder holding `rules/*.rules.yml`, `dashboards/*.json` and `graphite/`."""
     monitoring: MonitoringSettings = Field(default_factory=MonitoringSettings)
     logging: LoggingSettings = Field(default_factory=LoggingSettings)
     alertmanager: AlertmanagerSettings = Field(default_factory=AlertmanagerSettings)
@@ -57,12 +59,19 @@ class PlatformConfig(ConfigModel):
         keys = ["grafanaAdminPassword"]
         if self.integrations.home_assistant:
             keys.append("homeAssistantToken")
+        if self.alertmanager.home_assistant:
+            keys.append("homeAssistantWebhookId")
         if self.integrations.proxmox:
             keys.append("proxmoxTokenValue")
+        if self.integrations.truenas:
+            keys.append("truenasApiKey")
         if self.runners.enabled:
             keys.append("githubToken")
         return keys
 
+
+GRAPHITE_MAPPING_FILE = "graphite/truenas-mapping.yml"
+"""graphite_exporter's mapping of what TrueNAS sends, under `monitoringFiles`."""
 
 NAMESPACES = {
     # Node exporter needs the host's network and /proc: this namespace cannot be restricted.
@@ -79,6 +88,11 @@ def build_platform(config: PlatformConfig, secrets: dict[str, pulumi.Output[str]
     files = Path(config.monitoring_files)
     rule_files = load_rule_files(files / "rules")
     dashboards = load_dashboards(files / "dashboards")
+    graphite_mapping = (
+        load_graphite_mapping(files / GRAPHITE_MAPPING_FILE)
+        if config.integrations.truenas
+        else None
+    )
 
     cluster = pulumi.StackReference(config.cluster_stack)
     provider = kubernetes_provider("k8s", cluster.require_output("kubeconfig"))
@@ -102,6 +116,14 @@ def build_platform(config: PlatformConfig, secrets: dict[str, pulumi.Output[str]
     def inside(namespace: str) -> pulumi.ResourceOptions:
         return pulumi.ResourceOptions(provider=provider, depends_on=[namespaces[namespace]])
 
+    # Explicit providers for every package: the stack file disables all defaults.
+    tls_provider = tls.Provider("tls")
+    # Before monitoring: the integrations' TLS checks verify with it (the `lab-ca` ConfigMap).
+    ca = LabCa(
+        "lab-ca",
+        LabCaArgs(common_name="lab CA", validity_hours=config.registry.ca_validity_hours),
+        pulumi.ResourceOptions(provider=tls_provider),
+    )
     logging = LoggingStack(
         "logging",
         LoggingStackArgs(namespace="monitoring", settings=config.logging),
@@ -121,17 +143,14 @@ def build_platform(config: PlatformConfig, secrets: dict[str, pulumi.Output[str]
                 grafana_admin_password=secrets["grafanaAdminPassword"],
                 home_assistant_token=secrets.get("homeAssistantToken"),
                 proxmox_token_value=secrets.get("proxmoxTokenValue"),
+                truenas_api_key=secrets.get("truenasApiKey"),
+                home_assistant_webhook_id=secrets.get("homeAssistantWebhookId"),
             ),
+            lab_ca_pem=ca.cert_pem,
             loki_url=loki_url("monitoring"),
+            graphite_mapping=graphite_mapping,
         ),
         pulumi.ResourceOptions(provider=provider, depends_on=[namespaces["monitoring"], logging]),
-    )
-    # Explicit providers for every package: the stack file disables all defaults.
-    tls_provider = tls.Provider("tls")
-    ca = LabCa(
-        "lab-ca",
-        LabCaArgs(common_name="lab CA", validity_hours=config.registry.ca_validity_hours),
-        pulumi.ResourceOptions(provider=tls_provider),
     )
     registry = Registry(
         "registry",
