@@ -1,12 +1,9 @@
 # apps/picotemp: the Pico W temperature sensor (firmware, simulator, exporter) and its alerts.
 
-# Lint the exporter image with hadolint (from PyPI, pinned in the dev group); check the
-# alert rules and run their promtool unit tests.
+# Check the alert rules and run their promtool unit tests (its Dockerfile is linted and
+# built with the other apps' images, mk/images.mk).
 PICOTEMP_RULES := infra/monitoring/rules/picotemp.rules.yml
 PICOTEMP_RULE_TESTS := infra/monitoring/rules/tests/picotemp.test.yml
-
-lint::
-	$(RUN) hadolint apps/picotemp/Dockerfile
 
 test-extra::
 	promtool check rules $(PICOTEMP_RULES)

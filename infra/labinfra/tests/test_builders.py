@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import textwrap
 from pathlib import Path
 
@@ -25,7 +26,7 @@ from labinfra.offline.validate import CrdCatalog, check_stack, validate_objects
 from labinfra.projects.cluster import ClusterConfig, node_plans
 
 FIXTURE = Path(__file__).parent / "fixtures" / "hosts.yml"
-SUM = "a" * 64
+SUM = hashlib.sha256(b"a stand-in binary").hexdigest()
 
 
 def test_kube_prometheus_values_fit_k3s() -> None:
@@ -133,6 +134,7 @@ def _cluster_config(**changes: object) -> ClusterConfig:
             "installScriptSha256": SUM,
         },
         "tlsSans": ["k3s.lab.internal"],
+        "registry": {"host": "registry.lab.internal"},
     }
     data.update(changes)
     return ClusterConfig.model_validate(data)
@@ -145,7 +147,8 @@ def test_k3s_release_refuses_bad_versions_and_checksums() -> None:
         )
     text = str(err.value)
     assert "k3s.version" in text
-    assert "sha256.amd64 is not 64 lowercase hex digits" in text
+    assert "sha256.amd64 'abc'... is not the binary's sha256" in text
+    assert "missing sha256.arm64" in text
     assert "k3s.installScriptSha256" in text
 
 
@@ -165,10 +168,11 @@ def test_node_plans_roles_sans_and_device_labels() -> None:
         "lab.internal/raspberry-pi=true",
     ]
     assert "tls-san" not in plans[3].plan.config
-    # k3s_prereqs (Ansible) writes the registry file each node points at.
+    # The install script writes the registry file each node points at.
     assert {n.plan.config["private-registry"] for n in plans} == {
-        "/etc/rancher/k3s/registries.yaml"
+        "/etc/rancher/k3s/lab-registries.yaml"
     }
+    assert [n.plan.config["node-name"] for n in plans] == [n.hostname for n in plans]
 
 
 def test_cluster_needs_a_server() -> None:
@@ -186,6 +190,8 @@ def test_install_script_verifies_before_installing() -> None:
     verify = script.index("sha256sum -c")
     assert verify < script.index("install -m 0755")
     assert verify < script.index('sh "$work/install.sh"')
+    # Nothing on the node changes before the downloads are verified (defect 7).
+    assert script.rindex("sha256sum -c") < script.index('install_file "$work/token"')
     assert "v1.33.5%2Bk3s1/k3s" not in script  # the binary name comes from the architecture
     assert "releases/download/v1.33.5%2Bk3s1" in script
     assert "IFS= read -r token" in script

@@ -116,17 +116,30 @@ def test_secret_outputs_stay_secret(lab_runs: dict[str, StackRun]) -> None:
 
 
 def test_generated_credentials_are_secret(lab_runs: dict[str, StackRun]) -> None:
+    """The join token and the registry password reach the nodes on stdin only, and the
+    registry's htpasswd entry is one that the registry's bcrypt check accepts for the
+    password the nodes and CI use (checked with the bcrypt library, as distribution does)."""
+    import bcrypt
+
     cluster = lab_runs["cluster"]
-    token = "mock-random-k3s-token"
+    password = cluster.outputs["registryPassword"]
+    assert "registryPassword" in cluster.secret_outputs
     for install in cluster.of_type("command:remote:Command"):
         if install.name.endswith("-k3s"):
-            assert install.inputs["stdin"] == token + "\n"
+            token, sent_password = install.inputs["stdin"].split("\n")[:2]
+            assert len(token) == 48
+            assert token.isalnum()
+            assert sent_password == password
             assert "stdin" in install.secret_paths
             assert token not in install.inputs["create"]
+            assert password not in install.inputs["create"]
     platform = lab_runs["platform"]
     htpasswd = platform.named("registry-htpasswd")
     assert "stringData" in htpasswd.secret_paths
-    assert htpasswd.inputs["stringData"]["htpasswd"].startswith("lab:$2a$")
+    user, hashed = htpasswd.inputs["stringData"]["htpasswd"].rstrip("\n").split(":", 1)
+    assert user == platform.outputs["registryUsername"]
+    assert bcrypt.checkpw(password.encode(), hashed.encode())
+    assert not bcrypt.checkpw(b"not-the-password", hashed.encode())
 
 
 def test_prometheus_rules_are_the_tested_rule_files(lab_runs: dict[str, StackRun]) -> None:
@@ -223,8 +236,8 @@ def test_scrape_configs_follow_the_inventory(lab_runs: dict[str, StackRun]) -> N
     run = lab_runs["platform"]
     nodes = run.named("monitoring-scrape-node-exporters").inputs["spec"]["staticConfigs"]
     instances = [s["labels"]["instance"] for s in nodes]
-    # Cluster nodes are scraped in-cluster; only the others are listed.
-    assert instances == ["pi-weather", "labpc1"]
+    # Every host runs Ansible's node_exporter, the cluster nodes too (the chart's is off).
+    assert instances == ["node1", "node2", "node3", "pi-dome", "pi-weather", "labpc1"]
     ha = run.named("monitoring-scrape-home-assistant").inputs["spec"]
     assert ha["authorization"]["credentials"] == {"name": "home-assistant-token", "key": "token"}
     assert ha["staticConfigs"][0]["labels"] == {"lab_integration": "home-assistant"}

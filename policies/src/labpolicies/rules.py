@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 
+from labpolicies import pss
 from labpolicies.workloads import (
     Props,
     containers,
@@ -12,6 +13,7 @@ from labpolicies.workloads import (
     kind_of,
     labels,
     name,
+    pod_metadata,
     pod_spec,
 )
 
@@ -87,34 +89,12 @@ def requests_and_limits(resource_type: str, props: Props) -> list[str]:
 
 
 def restricted_pod_security(resource_type: str, props: Props) -> list[str]:
+    """The Pod Security Standard `restricted`, exactly as Kubernetes 1.33 enforces it
+    (labpolicies.pss, tested against Kubernetes' own fixtures)."""
     spec = pod_spec(resource_type, props)
     if spec is None:
         return []
-    problems = [f"{host} is on" for host in ("hostNetwork", "hostPID", "hostIPC") if spec.get(host)]
-    problems += [
-        f"volume {v.get('name')!r} is a hostPath"
-        for v in spec.get("volumes") or []
-        if v.get("hostPath")
-    ]
-    pod_context = spec.get("securityContext") or {}
-    for c in containers(spec):
-        ctx = c.get("securityContext") or {}
-        who = f"container {c.get('name')!r}"
-        if not (ctx.get("runAsNonRoot") or pod_context.get("runAsNonRoot")):
-            problems.append(f"{who}: runAsNonRoot is not set")
-        if ctx.get("runAsUser") == 0 or pod_context.get("runAsUser") == 0:
-            problems.append(f"{who}: runs as user 0")
-        if ctx.get("privileged"):
-            problems.append(f"{who}: privileged")
-        if ctx.get("allowPrivilegeEscalation") is not False:
-            problems.append(f"{who}: allowPrivilegeEscalation is not false")
-        dropped = (ctx.get("capabilities") or {}).get("drop") or []
-        if "ALL" not in dropped:
-            problems.append(f"{who}: capabilities are not dropped (drop: [ALL])")
-        added = (ctx.get("capabilities") or {}).get("add") or []
-        if [cap for cap in added if cap != "NET_BIND_SERVICE"]:
-            problems.append(f"{who}: adds capabilities {added}")
-    return problems
+    return [str(v) for v in pss.violations(pod_metadata(resource_type, props), spec, "restricted")]
 
 
 def probes(resource_type: str, props: Props) -> list[str]:

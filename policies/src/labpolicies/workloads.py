@@ -30,6 +30,20 @@ def pod_spec(resource_type: str, props: Props) -> Props | None:
     return None
 
 
+def pod_metadata(resource_type: str, props: Props) -> Props:
+    """The pod's metadata (the template's, for workload kinds): annotations matter to PSS."""
+    kind = kind_of(resource_type)
+    spec = props.get("spec") or {}
+    if kind == "Pod":
+        return props.get("metadata") or {}
+    if kind in _TEMPLATE_KINDS:
+        return (spec.get("template") or {}).get("metadata") or {}
+    if kind == "CronJob":
+        job = (spec.get("jobTemplate") or {}).get("spec") or {}
+        return (job.get("template") or {}).get("metadata") or {}
+    return {}
+
+
 def containers(spec: Props) -> Iterator[Props]:
     for key in ("initContainers", "containers", "ephemeralContainers"):
         yield from spec.get(key) or []

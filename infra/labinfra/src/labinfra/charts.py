@@ -1,10 +1,11 @@
 """Every Helm chart the lab installs, pinned in one place.
 
 Versions are exact (never ranges) and repositories are https or oci, which the policy
-pack checks. kube-prometheus-stack 90.0.0 ships prometheus-operator v0.93.x: the CRD
-schemas custom resources are validated against are that operator's (v0.93.0).
-What confirmed each pin, and the values keys checked per version, are listed in
-infra/README.md ("Pins verified") and `labinfra.offline.values_keys`.
+pack checks. Each pinned version's own values.yaml is vendored under
+labinfra/upstream/charts/<chart>/<version>/ with its source (repository, path, tag, commit,
+licence) and the template facts checked at that tag; a pin without them fails the tests.
+kube-prometheus-stack 88.5.3 ships prometheus-operator v0.93.1, whose custom resources are
+validated against the v0.93.0 CRD schemas (labinfra/schemas).
 """
 
 from __future__ import annotations
@@ -21,7 +22,10 @@ class Chart:
 
 
 KUBE_PROMETHEUS_STACK = Chart(
-    "kube-prometheus-stack", "90.0.0", "https://prometheus-community.github.io/helm-charts"
+    # 88.5.3, not a 9x: the newest version whose source could be read at its tag here.
+    "kube-prometheus-stack",
+    "88.5.3",
+    "https://prometheus-community.github.io/helm-charts",
 )
 LOKI = Chart("loki", "6.46.0", "https://grafana.github.io/helm-charts")
 ALLOY = Chart("alloy", "1.4.0", "https://grafana.github.io/helm-charts")

@@ -17,6 +17,29 @@ from labinfra.stackconfig import ConfigModel
 
 GITHUB_SECRET = "arc-github"  # noqa: S105 (a Secret's name)
 
+ARC_UID = 65532
+"""The controller image's user (actions-runner-controller Dockerfile at
+gha-runner-scale-set-0.13.0: distroless/static:nonroot, `USER 65532:65532`); the listener
+runs the same image (main.go line 294, DefaultRunnerScaleSetListenerImage = managerImage)."""
+RUNNER_IMAGE = "ghcr.io/actions/actions-runner:2.328.0"
+"""The chart's runner image is `ghcr.io/actions/actions-runner:latest` (values.yaml line 416);
+2.328.0 is the runner version ARC 0.13.0 was released with (runner/VERSION at the tag)."""
+
+RESTRICTED_POD = {
+    "runAsNonRoot": True,
+    "runAsUser": ARC_UID,
+    "runAsGroup": ARC_UID,
+    "seccompProfile": {"type": "RuntimeDefault"},
+}
+RESTRICTED_CONTAINER = {
+    "allowPrivilegeEscalation": False,
+    "readOnlyRootFilesystem": True,
+    "capabilities": {"drop": ["ALL"]},
+}
+"""Security contexts that meet the restricted Pod Security Standard. Chart 0.13.0 leaves the
+controller's empty and the controller gives the listener none unless a listenerTemplate
+does; both run in arc-system, which enforces restricted."""
+
 
 class RunnerSettings(ConfigModel):
     enabled: bool = False
@@ -68,12 +91,7 @@ class Runners(pulumi.ComponentResource):
             f"{name}-controller",
             ARC_CONTROLLER,
             args.controller_namespace,
-            {
-                "resources": {
-                    "requests": {"cpu": "20m", "memory": "64Mi"},
-                    "limits": {"cpu": "500m", "memory": "256Mi"},
-                }
-            },
+            controller_values(),
             child,
             release_name="arc",
         )
@@ -91,22 +109,60 @@ class Runners(pulumi.ComponentResource):
             f"{name}-scale-set",
             ARC_RUNNER_SET,
             args.runners_namespace,
-            {
-                "githubConfigUrl": s.github_config_url,
-                "githubConfigSecret": GITHUB_SECRET,
-                "runnerScaleSetName": s.scale_set_name,
-                "minRunners": s.min_runners,
-                "maxRunners": s.max_runners,
-                "controllerServiceAccount": {
-                    "namespace": args.controller_namespace,
-                    "name": "arc-gha-rs-controller",
-                },
-            },
+            scale_set_values(s, args.controller_namespace),
             # The scale set registers with the controller's webhook: controller first.
             child_options(self, opts, [controller, github_secret]),
             release_name=s.scale_set_name,
         )
         self.register_outputs({})
+
+
+def controller_values() -> dict[str, Any]:
+    """Values of gha-runner-scale-set-controller 0.13.0 (keys in its values.yaml)."""
+    return {
+        "podSecurityContext": dict(RESTRICTED_POD),
+        "securityContext": dict(RESTRICTED_CONTAINER),
+        "resources": {
+            "requests": {"cpu": "20m", "memory": "64Mi"},
+            "limits": {"cpu": "500m", "memory": "256Mi"},
+        },
+    }
+
+
+def scale_set_values(settings: RunnerSettings, controller_namespace: str) -> dict[str, Any]:
+    """Values of gha-runner-scale-set 0.13.0 (keys in its values.yaml or read by its
+    templates, labinfra/upstream/charts/gha-runner-scale-set/0.13.0/chart.yaml)."""
+    return {
+        "githubConfigUrl": settings.github_config_url,
+        "githubConfigSecret": GITHUB_SECRET,
+        "runnerScaleSetName": settings.scale_set_name,
+        "minRunners": settings.min_runners,
+        "maxRunners": settings.max_runners,
+        "controllerServiceAccount": {
+            "namespace": controller_namespace,
+            "name": "arc-gha-rs-controller",
+        },
+        # The listener pod runs in the controller's namespace (restricted).
+        "listenerTemplate": {
+            "spec": {
+                "securityContext": dict(RESTRICTED_POD),
+                "containers": [{"name": "listener", "securityContext": dict(RESTRICTED_CONTAINER)}],
+            }
+        },
+        # The runner pod (arc-runners, baseline): the chart's own container with its image
+        # pinned; a list replaces the chart's default list whole.
+        "template": {
+            "spec": {
+                "containers": [
+                    {
+                        "name": "runner",
+                        "image": RUNNER_IMAGE,
+                        "command": ["/home/runner/run.sh"],
+                    }
+                ]
+            }
+        },
+    }
 
 
 def nfs_storage(

@@ -7,6 +7,7 @@ import re
 import pulumi
 import pulumi_kubernetes as k8s
 
+from labinfra.k3s.scripts import cluster_identity
 from labinfra.names import recommended_labels
 
 _PINNED_IMAGE = re.compile(
@@ -22,10 +23,16 @@ def kubernetes_provider(name: str, kubeconfig: pulumi.Input[str]) -> k8s.Provide
     operator and Pulumi share objects without clobbering each other); the default
     provider is disabled in every stack file, so a resource created without this
     provider fails instead of silently using ~/.kube/config.
+
+    `clusterIdentifier` is the cluster's CA (labinfra.k3s.scripts.cluster_identity): with it
+    set, only a new CA (a rebuilt cluster) replaces the provider and everything it manages;
+    a kubeconfig refreshed with renewed client certificates is an update (pulumi-kubernetes
+    4.34.2, Provider.cluster_identifier).
     """
     return k8s.Provider(
         name,
         kubeconfig=kubeconfig,
+        cluster_identifier=pulumi.Output.from_input(kubeconfig).apply(cluster_identity),
         enable_server_side_apply=True,
         delete_unreachable=False,
     )

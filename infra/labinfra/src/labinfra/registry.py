@@ -1,8 +1,9 @@
 """The lab's private container registry (CNCF distribution) and the lab CA behind its TLS.
 
-The CA is made with pulumi-tls and exported so Ansible's `k3s_prereqs` can make every
-node trust it and CI can push; the push/pull password is generated and kept secret, and
-only its bcrypt hash reaches the cluster (the htpasswd Secret).
+The CA and the push/pull password are made by the cluster stack (every node trusts the CA
+and pulls with the password from its own k3s registry configuration, written when k3s is
+installed) and reach the platform stack as secret stack outputs. Only the password's
+bcrypt hash reaches the cluster (the htpasswd Secret).
 """
 
 from __future__ import annotations
@@ -27,11 +28,19 @@ REGISTRY_USER = "lab"
 
 
 class RegistrySettings(ConfigModel):
-    host: str = Field(pattern=r"^[a-z0-9.\-]+$")
+    """The platform's side of the registry (its name and CA come from the cluster stack)."""
+
     storage_size: str = Field(default="20Gi", pattern=r"^\d+(Mi|Gi|Ti)$")
     storage_class: str = "local-path"
-    ca_validity_hours: int = Field(default=24 * 365 * 5, ge=24)
     cert_validity_hours: int = Field(default=24 * 365, ge=24)
+
+
+class NodeRegistrySettings(ConfigModel):
+    """The cluster's side: the registry's name as images are named, and its CA's lifetime."""
+
+    host: str = Field(pattern=r"^[a-z0-9]([a-z0-9.\-]*[a-z0-9])?$")
+    """The host exactly as image names start: `registry.lab.internal/picotemp:0.1.0`."""
+    ca_validity_hours: int = Field(default=24 * 365 * 5, ge=24)
 
 
 @dataclass(frozen=True)
@@ -62,7 +71,31 @@ class LabCa(pulumi.ComponentResource):
         self.register_outputs({"certPem": self.cert_pem})
 
     def issue(
-        self, name: str, dns_names: list[str], validity_hours: int, opts: pulumi.ResourceOptions
+        self,
+        name: str,
+        dns_names: list[pulumi.Input[str]],
+        validity_hours: int,
+        opts: pulumi.ResourceOptions,
+    ) -> tuple[tls.PrivateKey, tls.LocallySignedCert]:
+        """A server key and certificate for `dns_names`, signed by this CA."""
+        return CaKeyPair(self.key.private_key_pem, self.cert.cert_pem).issue(
+            name, dns_names, validity_hours, opts
+        )
+
+
+@dataclass(frozen=True)
+class CaKeyPair:
+    """A CA made elsewhere (another stack's outputs) that can sign server certificates."""
+
+    key_pem: pulumi.Input[str]
+    cert_pem: pulumi.Input[str]
+
+    def issue(
+        self,
+        name: str,
+        dns_names: list[pulumi.Input[str]],
+        validity_hours: int,
+        opts: pulumi.ResourceOptions,
     ) -> tuple[tls.PrivateKey, tls.LocallySignedCert]:
         """A server key and certificate for `dns_names`, signed by this CA."""
         key = tls.PrivateKey(f"{name}-key", algorithm="ECDSA", ecdsa_curve="P256", opts=opts)
@@ -76,8 +109,8 @@ class LabCa(pulumi.ComponentResource):
         cert = tls.LocallySignedCert(
             f"{name}-cert",
             cert_request_pem=request.cert_request_pem,
-            ca_private_key_pem=self.key.private_key_pem,
-            ca_cert_pem=self.cert.cert_pem,
+            ca_private_key_pem=self.key_pem,
+            ca_cert_pem=self.cert_pem,
             validity_period_hours=validity_hours,
             # Renew a month ahead: the next `pulumi up` in that window replaces it.
             early_renewal_hours=24 * 30,
@@ -90,8 +123,19 @@ class LabCa(pulumi.ComponentResource):
 @dataclass(frozen=True)
 class RegistryArgs:
     namespace: str
+    host: pulumi.Input[str]
     settings: RegistrySettings
-    ca: LabCa
+    ca: CaKeyPair
+    password: pulumi.Input[str]
+    """The push/pull password of REGISTRY_USER (secret)."""
+    htpasswd: pulumi.Input[str]
+    """`htpasswd_line` of REGISTRY_USER and the password's bcrypt hash, the only form of
+    the password the cluster stores (secret)."""
+
+
+def htpasswd_line(user: str, bcrypt_hash: str) -> str:
+    """One htpasswd entry; distribution's htpasswd auth accepts bcrypt only."""
+    return f"{user}:{bcrypt_hash}\n"
 
 
 def docker_config_json(host: str, user: str, password: str) -> str:
@@ -115,23 +159,22 @@ class Registry(pulumi.ComponentResource):
         )
         child = child_options(self, opts)
         s = args.settings
-        password = random.RandomPassword(f"{name}-password", length=32, special=False, opts=child)
         http_secret = random.RandomPassword(
             f"{name}-http-secret", length=48, special=False, opts=child
         )
-        self.password = secret(password.result)
+        self.password = secret(args.password)
         self.docker_config = secret(
-            password.result.apply(lambda p: docker_config_json(s.host, REGISTRY_USER, p))
+            pulumi.Output.all(args.host, args.password).apply(
+                lambda hp: docker_config_json(str(hp[0]), REGISTRY_USER, str(hp[1]))
+            )
         )
-        key, cert = args.ca.issue(f"{name}-tls", [s.host], s.cert_validity_hours, child)
+        key, cert = args.ca.issue(f"{name}-tls", [args.host], s.cert_validity_hours, child)
         secrets = [
             k8s.core.v1.Secret(
                 f"{name}-htpasswd",
                 metadata=self._metadata("registry-htpasswd"),
                 string_data={
-                    "htpasswd": secret(
-                        pulumi.Output.concat(REGISTRY_USER, ":", password.bcrypt_hash, "\n")
-                    ),
+                    "htpasswd": secret(args.htpasswd),
                     "http-secret": secret(http_secret.result),
                 },
                 opts=child,
@@ -183,10 +226,12 @@ class Registry(pulumi.ComponentResource):
             ),
             spec=k8s.networking.v1.IngressSpecArgs(
                 ingress_class_name="traefik",
-                tls=[k8s.networking.v1.IngressTLSArgs(hosts=[s.host], secret_name="registry-tls")],
+                tls=[
+                    k8s.networking.v1.IngressTLSArgs(hosts=[args.host], secret_name="registry-tls")
+                ],
                 rules=[
                     k8s.networking.v1.IngressRuleArgs(
-                        host=s.host,
+                        host=args.host,
                         http=k8s.networking.v1.HTTPIngressRuleValueArgs(
                             paths=[
                                 k8s.networking.v1.HTTPIngressPathArgs(
@@ -208,7 +253,7 @@ class Registry(pulumi.ComponentResource):
             ),
             opts=child_options(self, opts, [service]),
         )
-        self.register_outputs({"host": s.host})
+        self.register_outputs({"host": args.host})
 
     def _metadata(self, name: str) -> k8s.meta.v1.ObjectMetaArgs:
         return k8s.meta.v1.ObjectMetaArgs(

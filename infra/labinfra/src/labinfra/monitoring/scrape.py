@@ -58,8 +58,9 @@ def device_service(job: str) -> DeviceService:
     raise KeyError(f"no device service with job {job!r}")
 
 
-HOST_GROUPS = ("pis", "lab_pcs", "dome_controllers", "picotemp_exporters")
-"""Groups whose hosts run node_exporter outside Kubernetes."""
+NODE_EXPORTER_JOB = "node-exporter"
+"""The job kube-prometheus-stack's node rules and dashboards select (its node-exporter
+rules, templates/prometheus/rules-1.14/node-exporter.yaml at kube-prometheus-stack-88.5.3)."""
 
 
 class InventoryPortError(ValueError):
@@ -112,23 +113,21 @@ def device_scrape_jobs(inventory: Inventory) -> list[ScrapeJob]:
 
 
 def node_exporter_job(inventory: Inventory) -> ScrapeJob | None:
-    """node_exporter on hosts that are not cluster nodes.
+    """Ansible's node_exporter on every host of the inventory, cluster nodes included.
 
-    Cluster nodes are scraped by the chart's node-exporter DaemonSet; scraping a second
-    node_exporter on them would duplicate every node series.
+    playbooks/common.yml applies the node_exporter role to `hosts: all` (listening on
+    node_exporter_web_listen_address, 0.0.0.0:9100). It is the one exporter on each node:
+    the chart's DaemonSet, which would bind the same host port on the cluster nodes, is off
+    (labinfra.monitoring.values). `instance` is the inventory name, which is also the k3s
+    node name (labinfra.k3s node-name), so node and Kubernetes series line up.
     """
-    cluster = set(inventory.groups.get("k3s_cluster", ()))
-    seen: set[str] = set()
-    targets: list[tuple[str, dict[str, str]]] = []
-    for group in HOST_GROUPS:
-        for host in inventory.group(group):
-            if host.name in cluster or host.name in seen:
-                continue
-            seen.add(host.name)
-            targets.append((_host_target(host, NODE_EXPORTER_PORT), {"instance": host.name}))
+    targets = [
+        (_host_target(host, NODE_EXPORTER_PORT), {"instance": host.name})
+        for host in inventory.hosts.values()
+    ]
     if not targets:
         return None
-    return ScrapeJob(name="node-exporters", job="node-exporter-hosts", targets=targets)
+    return ScrapeJob(name="node-exporters", job=NODE_EXPORTER_JOB, targets=targets)
 
 
 def inventory_scrape_jobs(inventory: Inventory) -> list[ScrapeJob]:

@@ -115,7 +115,12 @@ def kube_prometheus_values(settings: MonitoringSettings, *, loki_url: str | None
         },
         "grafana": _grafana_values(settings, loki_url),
         "kube-state-metrics": {"resources": _resources("20m", "64Mi", "200m", "128Mi")},
-        "prometheus-node-exporter": {"resources": _resources("20m", "32Mi", "200m", "64Mi")},
+        # Every host, cluster nodes included, runs Ansible's node_exporter on 9100 (the
+        # node_exporter role on `hosts: all`); the chart's DaemonSet would bind the same port
+        # on the cluster nodes (hostNetwork, hostPort 9100) and crash-loop. It stays off and
+        # the platform scrapes Ansible's exporters as job "node-exporter", the job the
+        # chart's node rules select; the node dashboards are deployed anyway.
+        "nodeExporter": {"enabled": False, "forceDeployDashboards": True},
     }
 
 

@@ -27,6 +27,8 @@ from pulumi.runtime import settings as pulumi_settings
 from pulumi.runtime.stack import run_pulumi_func
 from pulumi.runtime.sync_await import _sync_await
 
+from labinfra.offline import fakes
+
 _SIG_KEY = "4dabf18193072939515e22adb298388d"
 _SECRET_SIG = "1b47061264138c4ac30d75fd1eb44270"  # noqa: S105 (Pulumi wire signature)
 _RESOURCE_SIG = "5cf8f73096256a8f31e491e813e4eb8e"
@@ -169,7 +171,8 @@ def _fake_outputs(typ: str, name: str, inputs: Mapping[str, Any]) -> dict[str, A
     """Plausible provider-computed outputs, so code that uses them runs under the mocks."""
     pem = "-----BEGIN {0}-----\nbW9jaw==\n-----END {0}-----\n"
     if typ == "random:index/randomPassword:RandomPassword":
-        return {"result": f"mock-random-{name}", "bcryptHash": f"$2a$10$mock{name}"}
+        password = fakes.random_password(name, int(inputs.get("length") or 16))
+        return {"result": password, "bcryptHash": fakes.bcrypt_hash(password)}
     if typ == "tls:index/privateKey:PrivateKey":
         return {
             "privateKeyPem": pem.format("PRIVATE KEY"),
@@ -184,6 +187,8 @@ def _fake_outputs(typ: str, name: str, inputs: Mapping[str, Any]) -> dict[str, A
     if typ == "tls:index/certRequest:CertRequest":
         return {"certRequestPem": pem.format("CERTIFICATE REQUEST")}
     if typ == "command:remote:Command":
+        if str(inputs.get("create") or "").rstrip().endswith("/k3s.yaml"):
+            return {"stdout": fakes.k3s_kubeconfig(), "stderr": ""}
         return {"stdout": f"mock stdout of {name}", "stderr": ""}
     if typ.startswith("kubernetes:helm.sh/") and typ.endswith(":Release"):
         return {"status": {"status": "deployed", "name": inputs.get("name", name)}}

@@ -8,6 +8,7 @@ templated). This does not replace `pulumi preview` against the cluster.
 from __future__ import annotations
 
 import argparse
+import base64
 import shutil
 import sys
 from pathlib import Path
@@ -22,11 +23,20 @@ from labinfra.offline.validate import kubernetes_object
 from labinfra.stackconfig import StackConfigError
 
 REDACTED = "<secret>"
+REDACTED_BYTES = base64.b64encode(REDACTED.encode()).decode()
+"""A redacted value of a Secret's `data`, which holds base64 (so the object stays valid)."""
 
 
 def redact(value: Any, path: str, secret_paths: frozenset[str]) -> Any:
-    """`value` with every secret input replaced, so rendered files can be shared."""
+    """`value` with every secret input replaced, so rendered files can be shared.
+
+    A secret map (a Secret's `data` or `stringData`) keeps its keys, so the rendered object
+    still shows what it carries and still validates; only the values are replaced.
+    """
     if path in secret_paths:
+        if isinstance(value, dict):
+            filler = REDACTED_BYTES if path.rsplit(".", 1)[-1] == "data" else REDACTED
+            return dict.fromkeys(value, filler)
         return REDACTED
     if isinstance(value, dict):
         return {k: redact(v, f"{path}.{k}" if path else k, secret_paths) for k, v in value.items()}
@@ -88,6 +98,11 @@ def main(argv: list[str] | None = None) -> int:
             print(f"labinfra-render: {exc}: {cause}", file=sys.stderr)
             return 2
         raise
+    print(
+        "labinfra-render: the cluster stack is rendered with stand-in k3s checksums "
+        "(labinfra.offline.lab.stand_in_checksums), not the release's",
+        file=sys.stderr,
+    )
     for run in runs.values():
         files = render_run(run, args.out)
         print(

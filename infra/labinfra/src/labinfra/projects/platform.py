@@ -23,8 +23,7 @@ from labinfra.monitoring.values import LoggingSettings, MonitoringSettings
 from labinfra.names import recommended_labels
 from labinfra.registry import (
     REGISTRY_USER,
-    LabCa,
-    LabCaArgs,
+    CaKeyPair,
     Registry,
     RegistryArgs,
     RegistrySettings,
@@ -50,7 +49,7 @@ class PlatformConfig(ConfigModel):
     logging: LoggingSettings = Field(default_factory=LoggingSettings)
     alertmanager: AlertmanagerSettings = Field(default_factory=AlertmanagerSettings)
     integrations: Integrations = Field(default_factory=Integrations)
-    registry: RegistrySettings
+    registry: RegistrySettings = Field(default_factory=RegistrySettings)
     runners: RunnerSettings = Field(default_factory=RunnerSettings)
     nfs: NfsSettings = Field(default_factory=NfsSettings)
 
@@ -74,8 +73,11 @@ GRAPHITE_MAPPING_FILE = "graphite/truenas-mapping.yml"
 """graphite_exporter's mapping of what TrueNAS sends, under `monitoringFiles`."""
 
 NAMESPACES = {
-    # Node exporter needs the host's network and /proc: this namespace cannot be restricted.
-    "monitoring": "privileged",
+    # baseline, not restricted: Alloy runs as root (its image has no USER) and Grafana's
+    # init-chown-data runs as root with CHOWN and DAC_OVERRIDE (labinfra/upstream/charts
+    # alloy and grafana chart.yaml). No hostPath, host network or privileged pod runs here
+    # since the chart's node exporter is off.
+    "monitoring": "baseline",
     "registry": "restricted",
     "arc-system": "restricted",
     "arc-runners": "baseline",
@@ -118,12 +120,14 @@ def build_platform(config: PlatformConfig, secrets: dict[str, pulumi.Output[str]
 
     # Explicit providers for every package: the stack file disables all defaults.
     tls_provider = tls.Provider("tls")
-    # Before monitoring: the integrations' TLS checks verify with it (the `lab-ca` ConfigMap).
-    ca = LabCa(
-        "lab-ca",
-        LabCaArgs(common_name="lab CA", validity_hours=config.registry.ca_validity_hours),
-        pulumi.ResourceOptions(provider=tls_provider),
+    # The lab CA and the registry's password are the cluster stack's: the nodes were
+    # given them when k3s was installed. The integrations' TLS checks verify with the same
+    # CA (the monitoring namespace's `lab-ca` ConfigMap).
+    ca = CaKeyPair(
+        key_pem=cluster.require_output("labCaKeyPem"),
+        cert_pem=cluster.require_output("labCaCertPem"),
     )
+    registry_host = cluster.require_output("registryHost")
     logging = LoggingStack(
         "logging",
         LoggingStackArgs(namespace="monitoring", settings=config.logging),
@@ -154,7 +158,14 @@ def build_platform(config: PlatformConfig, secrets: dict[str, pulumi.Output[str]
     )
     registry = Registry(
         "registry",
-        RegistryArgs(namespace="registry", settings=config.registry, ca=ca),
+        RegistryArgs(
+            namespace="registry",
+            host=registry_host,
+            settings=config.registry,
+            ca=ca,
+            password=cluster.require_output("registryPassword"),
+            htpasswd=cluster.require_output("registryHtpasswd"),
+        ),
         pulumi.ResourceOptions(
             providers=[provider, tls_provider, random.Provider("random")],
             depends_on=[namespaces["registry"]],
@@ -178,7 +189,7 @@ def build_platform(config: PlatformConfig, secrets: dict[str, pulumi.Output[str]
         nfs_storage("nfs", "storage", config.nfs, inside("storage"))
 
     pulumi.export("labCaCertPem", ca.cert_pem)
-    pulumi.export("registryHost", config.registry.host)
+    pulumi.export("registryHost", registry_host)
     pulumi.export("registryUsername", REGISTRY_USER)
     pulumi.export("registryPassword", registry.password)
     pulumi.export("registryDockerConfig", registry.docker_config)
