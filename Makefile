@@ -11,7 +11,7 @@ export UV_FROZEN := 1
 RUN := uv run --frozen --all-packages
 PYTEST := $(RUN) pytest
 
-.PHONY: help bootstrap lab lab-down test check lint fmt unit bench test-extra render
+.PHONY: help bootstrap lab lab-down lab-status dev dev-down test check lint fmt unit bench test-extra render
 
 help: ## List the commands
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sort -u | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -19,11 +19,20 @@ help: ## List the commands
 bootstrap: ## Install Debian packages, uv, the locked Python workspace and npm packages
 	@scripts/bootstrap
 
-lab: bootstrap ## Run the lab on its embedded default (simulated devices, local services)
+lab: bootstrap ## The virtual lab: hosts built by playbooks/site.yml, Prometheus, Alertmanager (needs root)
 	@$(RUN) python -m labctl up
 
-lab-down:: ## Stop everything `make lab` started
+lab-down:: ## Remove everything `make lab` (and `make dev`) started
 	@if [ -x .venv/bin/python ]; then $(RUN) python -m labctl down; fi
+
+lab-status: ## Print the virtual lab's hosts, services and URLs
+	@$(RUN) python -m labctl status
+
+dev: bootstrap ## The apps as local processes on simulated devices, in the foreground (app development)
+	@$(RUN) python -m labctl dev
+
+dev-down: ## Stop `make dev`
+	@if [ -x .venv/bin/python ]; then $(RUN) python -m labctl dev-down; fi
 
 test: bootstrap ## Install everything and run every check and test (what CI runs)
 	@$(MAKE) --no-print-directory lint

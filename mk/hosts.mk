@@ -12,4 +12,3 @@ hosts-down: ## Stop the virtual hosts and remove everything they used (safe to r
 hosts-status: ## Show the virtual hosts
 	$(RUN) labhosts status
 
-lab-down:: hosts-down

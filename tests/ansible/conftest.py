@@ -10,14 +10,19 @@ from __future__ import annotations
 import atexit
 import os
 import signal
+import socket
+import subprocess
+import sys
 import urllib.request
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
 
 import pytest
 import testinfra
 
+from labctl.monitoring import Monitoring, Ports
 from labhosts import Lab
 from labhosts.playbooks import (
     PlaybookRun,
@@ -32,6 +37,7 @@ ORDER = (
     "test_site_on_virtual_hosts.py",
     "test_device_apps_on_virtual_hosts.py",
     "test_app_recovery_on_virtual_hosts.py",
+    "test_virtual_lab.py",
     "test_teardown_leaves_nothing.py",
 )
 
@@ -52,23 +58,84 @@ def workspace() -> Path:
     return find_workspace(Path(__file__).parent)
 
 
+@dataclass(frozen=True)
+class MakeLab:
+    """`make lab` as the tests run it: its own state directory and spare ports."""
+
+    workspace: Path
+    state: Path
+    ports: Ports
+
+    def argv(self, command: str) -> list[str]:
+        return [
+            sys.executable,
+            "-m",
+            "labctl",
+            command,
+            f"--state-dir={self.state}",
+            f"--prometheus-port={self.ports.prometheus}",
+            f"--alertmanager-port={self.ports.alertmanager}",
+            # PicoDown waits 5 minutes: the test waits 10 s (the rule files are copied with
+            # every longer `for:` shortened; everything else is the repository's).
+            "--alert-for-max=10s",
+        ]
+
+    def run(self, command: str, timeout: float = 900) -> subprocess.CompletedProcess[str]:
+        done = subprocess.run(
+            self.argv(command),
+            cwd=self.workspace,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
+        )
+        # What it printed, for reading after the session (the converge log is beside it).
+        runs = len(list(self.state.glob("make-lab-*.out")))
+        (self.state / f"make-lab-{runs + 1}-{command}.out").write_text(done.stdout + done.stderr)
+        return done
+
+    def stop_monitoring(self) -> None:
+        Monitoring(self.workspace, self.state, self.ports).stop()
+
+
 @pytest.fixture(scope="session")
-def lab(workspace: Path) -> Iterator[Lab]:
+def make_lab(workspace: Path, tmp_path_factory: pytest.TempPathFactory) -> MakeLab:
+    prometheus, alertmanager = _free_ports(2)
+    return MakeLab(workspace, tmp_path_factory.mktemp("lab-state"), Ports(prometheus, alertmanager))
+
+
+def _free_ports(count: int) -> list[int]:
+    sockets = [socket.socket() for _ in range(count)]
+    for sock in sockets:
+        sock.bind(("127.0.0.1", 0))
+    ports = [int(sock.getsockname()[1]) for sock in sockets]
+    for sock in sockets:
+        sock.close()
+    return ports
+
+
+@pytest.fixture(scope="session")
+def lab(workspace: Path, make_lab: MakeLab) -> Iterator[Lab]:
     if os.geteuid() != 0:
         pytest.fail("the virtual hosts need root (namespaces, mounts, systemd-nspawn)")
     lab = Lab()
+
+    def clean_up() -> None:
+        make_lab.stop_monitoring()
+        lab.down()
+
     # Should the session die without running finalizers, still leave nothing behind:
     # atexit covers a normal exit, and SIGTERM is turned into an interrupt so pytest
     # unwinds through the finalizer below.
-    atexit.register(lab.down)
+    atexit.register(clean_up)
     previous = signal.signal(signal.SIGTERM, _interrupt)
     try:
         lab.up()
         prepare_controller(workspace, [h.name for h in lab.hosts])
         yield lab
     finally:
-        lab.down()
-        atexit.unregister(lab.down)
+        clean_up()
+        atexit.unregister(clean_up)
         signal.signal(signal.SIGTERM, previous)
 
 
@@ -89,8 +156,38 @@ def fresh_check(lab: Lab, workspace: Path) -> PlaybookRun:
 
 
 @pytest.fixture(scope="session")
-def first_converge(lab: Lab, workspace: Path, fresh_check: PlaybookRun) -> PlaybookRun:
-    return run_playbook(workspace, "playbooks/site.yml")
+def make_lab_first(
+    lab: Lab, make_lab: MakeLab, fresh_check: PlaybookRun
+) -> subprocess.CompletedProcess[str]:
+    """`make lab` on the fresh hosts (after the check-mode run): it keeps the running hosts,
+    converges them with site.yml, starts Prometheus and Alertmanager, waits for every
+    target and prints the summary. Every later test looks at what it built."""
+    return make_lab.run("up")
+
+
+def _converge_of(make_lab: MakeLab, done: subprocess.CompletedProcess[str]) -> PlaybookRun:
+    """The site.yml run of a `make lab`, as it logged it (the whole ansible-playbook output)."""
+    log = make_lab.state / "logs" / "converge.log"
+    output = log.read_text() if log.exists() else done.stdout + done.stderr
+    failed = "step converge failed" in done.stderr or not log.exists()
+    return PlaybookRun(1 if failed else 0, output, 0.0)
+
+
+@pytest.fixture(scope="session")
+def first_converge(
+    make_lab: MakeLab, make_lab_first: subprocess.CompletedProcess[str]
+) -> PlaybookRun:
+    """The first site.yml run, as `make lab` ran it."""
+    return _converge_of(make_lab, make_lab_first)
+
+
+@pytest.fixture(scope="session")
+def make_lab_again(
+    make_lab: MakeLab, first_converge: PlaybookRun
+) -> tuple[subprocess.CompletedProcess[str], PlaybookRun]:
+    """`make lab` on the lab it built: the second site.yml run, and what it kept."""
+    done = make_lab.run("up")
+    return done, _converge_of(make_lab, done)
 
 
 @pytest.fixture(scope="session")

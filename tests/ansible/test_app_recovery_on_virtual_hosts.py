@@ -37,12 +37,22 @@ def _main_pid(h: testinfra.host.Host, unit: str) -> int:
     return int(h.check_output(f"systemctl show -p MainPID --value {unit}"))
 
 
+def _running_pid(h: testinfra.host.Host, unit: str, timeout: float = 60) -> int:
+    """The unit's main PID once it runs (never 0: `kill 0` would signal the SSH session's
+    own process group, and SIGSTOP would then freeze the test)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        pid = _main_pid(h, unit)
+        if pid > 1 and h.service(unit).is_running:
+            return pid
+        time.sleep(1)
+    pytest.fail(f"{unit} is not running (main PID {_main_pid(h, unit)})")
+
+
 def _break_all(connect: Connect, signal: str) -> dict[str, int]:
-    old = {}
+    old = {unit: _running_pid(connect(name), unit) for name, unit, _port in APPS}
     for name, unit, _port in APPS:
-        h = connect(name)
-        old[unit] = _main_pid(h, unit)
-        h.check_output(f"kill -{signal} {old[unit]}")
+        connect(name).check_output(f"kill -{signal} {old[unit]}")
     return old
 
 

@@ -1,4 +1,4 @@
-"""`labctl up` end to end: real simulator, exporter and Prometheus on spare ports."""
+"""`labctl dev` (`make dev`) end to end: real simulator, exporter and Prometheus on spare ports."""
 
 import signal
 import socket
@@ -33,7 +33,7 @@ def test_lab_comes_up_scrapes_the_pico_and_stops_cleanly() -> None:
     prometheus, sim, exporter, daq, dome, discovery = free_ports(6)
     lab = subprocess.Popen(
         [
-            sys.executable, "-m", "labctl", "up",
+            sys.executable, "-m", "labctl", "dev",
             f"--prometheus-port={prometheus}",
             f"--picotemp-sim-port={sim}",
             f"--picotemp-exporter-port={exporter}",
@@ -70,16 +70,19 @@ def test_lab_comes_up_scrapes_the_pico_and_stops_cleanly() -> None:
         assert rules["data"]["groups"], "no alert rules were loaded"
         # A second lab on the same ports must refuse, naming the problem.
         second = subprocess.run(
-            [sys.executable, "-m", "labctl", "up", f"--prometheus-port={prometheus}"],
+            [sys.executable, "-m", "labctl", "dev", f"--prometheus-port={prometheus}"],
             capture_output=True,
             text=True,
             timeout=30,
         )
         assert second.returncode == 1
         assert "already running" in second.stderr
-        # What `make lab-down` runs, from another process.
+        # What `make dev-down` runs, from another process.
         down = subprocess.run(
-            [sys.executable, "-m", "labctl", "down"], capture_output=True, text=True, timeout=60
+            [sys.executable, "-m", "labctl", "dev-down"],
+            capture_output=True,
+            text=True,
+            timeout=60,
         )
         assert down.returncode == 0, down.stderr
         assert "stopped" in down.stdout

@@ -5,7 +5,7 @@ from __future__ import annotations
 import shutil
 import socket
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -41,19 +41,32 @@ class Lab:
     def known_hosts(self) -> Path:
         return self.layout.known_hosts
 
-    def up(self, *, log: bool = True) -> list[HostSpec]:
+    def up(
+        self, *, log: bool = True, say: Callable[[str, str], None] | None = None
+    ) -> list[HostSpec]:
         """Clean up leftovers, then create, boot and wait for every host.
 
-        On any failure everything created so far is removed before the error is raised.
+        Progress goes to ``say(message, host)`` if given, else to stdout (unless ``log`` is
+        false). On any failure everything created so far is removed before the error is
+        raised.
         """
+
+        def report(message: str, host: str) -> None:
+            if say is not None:
+                say(message, host)
+            elif log:
+                self._say(True, f"{host}: {message}" if host else message)
+
         self.down()
         layout = self.layout
         layout.runtime.mkdir(parents=True, exist_ok=True)
         (layout.runtime / "cp").mkdir(exist_ok=True)
         started = time.monotonic()
         try:
-            self._say(log, "image: using the cached tree or building it (about a minute)")
-            tree = image.ensure_image(layout, layout.runtime / "debootstrap.log")
+            report("image: using the cached tree or building it (about a minute)", "")
+            layout.cache.mkdir(parents=True, exist_ok=True)
+            # Outside runtime/, which a failed `up` removes: the log must outlive it.
+            tree = image.ensure_image(layout, layout.cache / "debootstrap.log")
             machines.ensure_controller_key(layout)
             network.create_bridge()
             for host in self.hosts:
@@ -64,13 +77,13 @@ class Lab:
             pids = {h.name: machines.boot(layout, h) for h in self.hosts}
             for host in self.hosts:
                 machines.wait_for_ssh(layout, host, pids[host.name], BOOT_TIMEOUT)
-                self._say(log, f"{host.name}: up at {host.address}")
+                report(f"up at {host.address}", host.name)
         except BaseException as error:
             self.down()
             if isinstance(error, Exception):
                 raise LabError(f"labhosts up failed: {error}") from error
             raise
-        self._say(log, f"{len(self.hosts)} hosts up in {time.monotonic() - started:.0f} s")
+        report(f"{len(self.hosts)} hosts up in {time.monotonic() - started:.0f} s", "")
         return self.hosts
 
     def down(self) -> None:

@@ -8,6 +8,7 @@ Addresses are deterministic so the sandbox inventory can name them.
 from __future__ import annotations
 
 import ipaddress
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -68,7 +69,10 @@ def host_specs(names: tuple[str, ...] | list[str]) -> list[HostSpec]:
 class Layout:
     """Directories the harness owns. Only ``cache`` survives ``labhosts down``."""
 
-    cache: Path = field(default_factory=lambda: Path("/var/cache/labhosts"))
+    # LABHOSTS_CACHE moves the image cache (the virtual lab benchmark starts from an empty one).
+    cache: Path = field(
+        default_factory=lambda: Path(os.environ.get("LABHOSTS_CACHE", "/var/cache/labhosts"))
+    )
     state: Path = field(default_factory=lambda: Path("/var/lib/labhosts"))
     runtime: Path = field(default_factory=lambda: Path("/run/labhosts"))
 
