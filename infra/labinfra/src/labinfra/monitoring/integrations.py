@@ -25,7 +25,7 @@ import math
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from labinfra.stackconfig import ConfigModel
 
@@ -46,12 +46,28 @@ subscription, qemu and lxc lists."""
 
 HOST_PORT = r"^[\w.\-]+:\d+$"
 
+LAB_CA_MOUNT = "/etc/lab-ca"
+"""Where pods that verify an integration's certificate mount the `lab-ca` ConfigMap."""
+
 
 class HomeAssistant(ConfigModel):
     address: str = Field(pattern=HOST_PORT)
     scheme: Literal["http", "https"] = "https"
     max_requests_per_minute: float = Field(default=6, gt=0)
     """API requests per minute the lab allows itself (probes and scrapes together)."""
+
+    @field_validator("scheme")
+    @classmethod
+    def _encrypted(cls, scheme: str) -> str:
+        # The external zone requires encryption (inventory zones.yml), and Home Assistant
+        # serves TLS itself (its http integration's ssl_certificate and ssl_key).
+        if scheme != "https":
+            raise ValueError(
+                "Home Assistant is reached over https only (zone external requires "
+                "encryption): give it a certificate from the lab CA (http: ssl_certificate, "
+                "ssl_key in its configuration.yaml)"
+            )
+        return scheme
 
 
 class Proxmox(ConfigModel):
@@ -60,10 +76,21 @@ class Proxmox(ConfigModel):
     user: str = "prometheus@pve"
     token_name: str = "monitoring"  # noqa: S105 (the token's name, not its value)
     verify_tls: bool = True
+    """Kept so that a stack saying `verifyTls: false` gets a reason, not an unknown key."""
     max_requests_per_minute: float = Field(default=60, gt=0)
     """API requests per minute per node (probes and pve-exporter together)."""
     max_guests: int = Field(default=20, ge=0)
     """Upper bound of VMs and containers: each costs pve-exporter one call per collection."""
+
+    @field_validator("verify_tls")
+    @classmethod
+    def _verified(cls, verify: bool) -> bool:
+        if not verify:
+            raise ValueError(
+                "the Proxmox API is verified against the lab CA and this cannot be switched "
+                "off: give each node a certificate from the lab CA (pvenode cert set)"
+            )
+        return verify
 
 
 class TrueNas(ConfigModel):

@@ -16,7 +16,12 @@ from labinfra.inventory import Inventory
 from labinfra.kube import child_options, secret
 from labinfra.monitoring.alertmanager import AlertmanagerSettings, alertmanager_config
 from labinfra.monitoring.files import Dashboard, RuleFile
-from labinfra.monitoring.integrations import BLACKBOX_PORT, GRAPHITE_EXPORTER_WEB_PORT
+from labinfra.monitoring.integrations import (
+    BLACKBOX_PORT,
+    GRAPHITE_EXPORTER_WEB_PORT,
+    LAB_CA_CONFIGMAP,
+    LAB_CA_MOUNT,
+)
 from labinfra.monitoring.scrape import (
     PVE_EXPORTER_PORT,
     Integrations,
@@ -56,6 +61,8 @@ class MonitoringStackArgs:
     secrets: MonitoringSecrets
     loki_url: str | None = None
     extra_scrape_specs: list[ScrapeSpec] = field(default_factory=list)
+    lab_ca_pem: pulumi.Input[str] | None = None
+    """The lab CA's certificate: every integration's TLS is verified against it."""
 
 
 class MonitoringStack(pulumi.ComponentResource):
@@ -69,20 +76,28 @@ class MonitoringStack(pulumi.ComponentResource):
         self._name = name
         child = child_options(self, opts)
         secrets = self._secrets(child)
+        lab_ca = self._lab_ca(child)
         self.release = helm_release(
             f"{name}-kube-prometheus-stack",
             KUBE_PROMETHEUS_STACK,
             args.namespace,
-            kube_prometheus_values(args.settings, loki_url=args.loki_url),
-            # The chart reads the admin and Alertmanager secrets at install time.
-            child_options(self, opts, secrets),
+            kube_prometheus_values(
+                args.settings,
+                loki_url=args.loki_url,
+                lab_ca_configmap=LAB_CA_CONFIGMAP.secret if lab_ca else None,
+            ),
+            # The chart reads the admin and Alertmanager secrets at install time, and
+            # Alertmanager mounts the lab CA.
+            child_options(self, opts, [*secrets, *([lab_ca] if lab_ca else [])]),
             release_name="kube-prometheus-stack",
         )
         # Custom resources of the chart's CRDs can only be created once the chart is in.
         after_chart = child_options(self, opts, [self.release])
         self._rules(after_chart)
         self._dashboards(child)
-        pve_address = self._pve_exporter(child)
+        pve_address = self._pve_exporter(
+            child if lab_ca is None else child_options(self, opts, [lab_ca])
+        )
         self._scrape_configs(after_chart, pve_address)
         self.register_outputs({"release": self.release.name})
 
@@ -128,6 +143,27 @@ class MonitoringStack(pulumi.ComponentResource):
                 )
             )
         return created
+
+    def _lab_ca(self, opts: pulumi.ResourceOptions) -> k8s.core.v1.ConfigMap | None:
+        """The lab CA as the ConfigMap that scrape configs, Alertmanager and pve-exporter
+        verify integrations' certificates with; required once anything talks TLS to one."""
+        a = self._args
+        needs_it = bool(a.integrations.configured()) or a.alertmanager.home_assistant is not None
+        if a.lab_ca_pem is None:
+            if needs_it:
+                raise ValueError(
+                    "integrations are configured, but not the lab CA that verifies their TLS "
+                    "(MonitoringStackArgs.lab_ca_pem)"
+                )
+            return None
+        # Alertmanager reads it where the chart mounts ConfigMaps (alertmanagerSpec.configMaps,
+        # alertmanager.LAB_CA_FILE).
+        return k8s.core.v1.ConfigMap(
+            f"{self._name}-lab-ca",
+            metadata=self._metadata(LAB_CA_CONFIGMAP.secret, "lab-ca"),
+            data={LAB_CA_CONFIGMAP.key: a.lab_ca_pem},
+            opts=opts,
+        )
 
     def _rules(self, opts: pulumi.ResourceOptions) -> None:
         for rule_file in self._args.rule_files:
@@ -179,12 +215,19 @@ class MonitoringStack(pulumi.ComponentResource):
                 image=PVE_EXPORTER_IMAGE,
                 port=PVE_EXPORTER_PORT,
                 version=PVE_EXPORTER_IMAGE.rsplit(":", 1)[1],
+                # pve-exporter passes verify_ssl to proxmoxer, whose requests session then
+                # verifies against REQUESTS_CA_BUNDLE: the lab CA, not the image's CAs
+                # (prometheus-pve-exporter v3.5.5 src/pve_exporter/config.py,
+                # config_from_env; collector/__init__.py, ProxmoxAPI(host, **config); proven
+                # against fakepve by tests/integrations/test_proxmox.py).
                 env={
                     "PVE_USER": proxmox.user,
                     "PVE_TOKEN_NAME": proxmox.token_name,
-                    "PVE_VERIFY_SSL": "true" if proxmox.verify_tls else "false",
+                    "PVE_VERIFY_SSL": "true",
+                    "REQUESTS_CA_BUNDLE": f"{LAB_CA_MOUNT}/{LAB_CA_CONFIGMAP.key}",
                 },
                 secret_env={"PVE_TOKEN_VALUE": SecretEnv(PVE_EXPORTER_SECRET, "token")},
+                config_maps={LAB_CA_CONFIGMAP.secret: LAB_CA_MOUNT},
                 health_path="/",
                 service_monitor=False,
                 component="exporter",

@@ -35,8 +35,13 @@ def _resources(cpu: str, memory: str, cpu_limit: str, memory_limit: str) -> dict
     }
 
 
-def kube_prometheus_values(settings: MonitoringSettings, *, loki_url: str | None) -> dict[str, Any]:
+def kube_prometheus_values(
+    settings: MonitoringSettings, *, loki_url: str | None, lab_ca_configmap: str | None = None
+) -> dict[str, Any]:
     """Values for kube-prometheus-stack on k3s.
+
+    `lab_ca_configmap` (a ConfigMap of the release's namespace) is mounted into Alertmanager
+    under /etc/alertmanager/configmaps/<name>/, where its webhooks' `ca_file` points.
 
     k3s runs etcd, the scheduler, the controller-manager and kube-proxy inside one binary:
     the chart's targets for them find nothing to scrape, and pointing each at the one
@@ -94,6 +99,7 @@ def kube_prometheus_values(settings: MonitoringSettings, *, loki_url: str | None
             "alertmanagerSpec": {
                 "useExistingSecret": True,
                 "configSecret": ALERTMANAGER_CONFIG_SECRET,
+                "configMaps": [lab_ca_configmap] if lab_ca_configmap else [],
                 "resources": _resources("20m", "64Mi", "200m", "128Mi"),
                 "storage": {
                     "volumeClaimTemplate": {

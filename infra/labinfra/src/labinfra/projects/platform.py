@@ -125,6 +125,7 @@ def build_platform(config: PlatformConfig, secrets: dict[str, pulumi.Output[str]
                 proxmox_token_value=secrets.get("proxmoxTokenValue"),
             ),
             loki_url=loki_url("monitoring"),
+            lab_ca_pem=cluster.require_output("labCaCertPem"),
         ),
         pulumi.ResourceOptions(provider=provider, depends_on=[namespaces["monitoring"], logging]),
     )
