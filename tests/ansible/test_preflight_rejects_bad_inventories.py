@@ -18,6 +18,7 @@ CASES = {
         "dome_controllers but not in pis"
     ),
     "missing_secret": "preflight: missing secret for k3s-a: vault_registry_password",
+    "host_in_no_zone": "preflight: security zones: lab-pc is in no zone",
 }
 
 
