@@ -29,6 +29,7 @@ from labinfra.registry import (
     RegistrySettings,
 )
 from labinfra.stackconfig import ConfigModel, StackConfigError, read_secrets
+from labinfra.storage import Storage, StorageArgs, StorageSettings
 
 
 class PlatformConfig(ConfigModel):
@@ -39,6 +40,8 @@ class PlatformConfig(ConfigModel):
         "proxmoxTokenValue",
         "truenasApiKey",
         "githubToken",
+        "proxmoxCsiTokenSecret",
+        "truenasCsiApiKey",
     )
     cluster_stack: str
     inventory: str
@@ -52,6 +55,8 @@ class PlatformConfig(ConfigModel):
     registry: RegistrySettings = Field(default_factory=RegistrySettings)
     runners: RunnerSettings = Field(default_factory=RunnerSettings)
     nfs: NfsSettings = Field(default_factory=NfsSettings)
+    storage: StorageSettings = Field(default_factory=StorageSettings)
+    """Storage classes from Proxmox and TrueNAS (labinfra.storage)."""
 
     def secret_keys(self) -> list[str]:
         """The secrets this configuration needs (`pulumi config set --secret <key>`)."""
@@ -66,6 +71,7 @@ class PlatformConfig(ConfigModel):
             keys.append("truenasApiKey")
         if self.runners.enabled:
             keys.append("githubToken")
+        keys += self.storage.secret_keys()
         return keys
 
 
@@ -187,6 +193,16 @@ def build_platform(config: PlatformConfig, secrets: dict[str, pulumi.Output[str]
         )
     if config.nfs.enabled:
         nfs_storage("nfs", "storage", config.nfs, inside("storage"))
+    if config.storage.enabled:
+        Storage(
+            "storage",
+            StorageArgs(
+                settings=config.storage,
+                lab_ca_pem=ca.cert_pem,
+                secrets={k: secrets[k] for k in config.storage.secret_keys()},
+            ),
+            pulumi.ResourceOptions(provider=provider),
+        )
 
     pulumi.export("labCaCertPem", ca.cert_pem)
     pulumi.export("registryHost", registry_host)
