@@ -27,6 +27,7 @@ from labinfra.k3s.cluster import (
 )
 from labinfra.k3s.scripts import K3sRelease, NodePlan, Role, node_config
 from labinfra.kube import secret
+from labinfra.proxmox import topology_labels
 from labinfra.registry import REGISTRY_USER, LabCa, LabCaArgs, NodeRegistrySettings, htpasswd_line
 from labinfra.stackconfig import ConfigModel
 
@@ -90,7 +91,9 @@ def node_plans(config: ClusterConfig, inventory: Inventory) -> list[SshNode]:
 
 
 def _labels(host: Host) -> list[str]:
-    return [label for group, label in sorted(DEVICE_LABELS.items()) if group in host.groups]
+    device = [label for group, label in sorted(DEVICE_LABELS.items()) if group in host.groups]
+    # Nodes that are Proxmox VMs carry their region and zone (labinfra.proxmox).
+    return [*device, *topology_labels(host)]
 
 
 def build_cluster(
