@@ -17,21 +17,26 @@ from daq.sim.lab import SimLab
 pytestmark = pytest.mark.integration
 
 
-def test_monitor_feeds_the_laser_watchdog_and_silence_turns_the_pump_off(tmp_path: Path) -> None:
+def test_the_laser_thread_feeds_its_watchdog_and_silence_turns_the_pump_off(
+    tmp_path: Path,
+) -> None:
     (tmp_path / "dev").mkdir()
-    with SimLab(tmp_path / "dev", warmup_seconds=0.1) as sims:
+    with SimLab(tmp_path / "dev", warmup_seconds=0.1, laser_warm=True) as sims:
         config = sims.config(tmp_path / "data")
         config["monitor_interval_s"] = 0.2
         config["instruments"][2]["watchdog_s"] = 1  # type: ignore[index]
         lab = build_lab(DaqSettings(api_token="t" * 20, **config))  # type: ignore[arg-type]
         sims.maitai.shutter_command = True  # left open by a previous run
+        sims.maitai.shutter_changed = -1e9
         time.sleep(0.2)
         lab.start()
         assert sims.maitai.shutter_open(time.monotonic() + 1) is False  # made safe at start
         laser = lab.get("laser", Laser)
-        laser.set_emission(True, confirm=True)
-        time.sleep(2.0)  # twice the watchdog: only the monitor's polling keeps it on
+        assert laser.request_emission(confirm=True) == "emitting"
+        time.sleep(2.0)  # twice the watchdog: only the laser's own thread keeps it on
         assert sims.maitai.emission is True
+        assert laser.last_fed is not None
+        assert time.time() - laser.last_fed < 1
         lab.shutdown()
         time.sleep(1.5)
         sims.maitai.output(time.monotonic())  # the laser notices the silence
