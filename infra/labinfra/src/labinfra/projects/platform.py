@@ -11,6 +11,7 @@ import pulumi_random as random
 import pulumi_tls as tls
 from pydantic import Field
 
+from labinfra.backups import BackupSettings, EtcdS3Target, etcd_s3_secret_data
 from labinfra.extras import NfsSettings, Runners, RunnersArgs, RunnerSettings, nfs_storage
 from labinfra.inventory import load_inventory
 from labinfra.kube import kubernetes_provider
@@ -42,6 +43,8 @@ class PlatformConfig(ConfigModel):
         "githubToken",
         "proxmoxCsiTokenSecret",
         "truenasCsiApiKey",
+        "etcdS3AccessKey",
+        "etcdS3SecretKey",
     )
     cluster_stack: str
     inventory: str
@@ -57,6 +60,8 @@ class PlatformConfig(ConfigModel):
     nfs: NfsSettings = Field(default_factory=NfsSettings)
     storage: StorageSettings = Field(default_factory=StorageSettings)
     """Storage classes from Proxmox and TrueNAS (labinfra.storage)."""
+    backups: BackupSettings = Field(default_factory=BackupSettings)
+    """Where k3s uploads its etcd snapshots (labinfra.backups)."""
 
     def secret_keys(self) -> list[str]:
         """The secrets this configuration needs (`pulumi config set --secret <key>`)."""
@@ -72,6 +77,7 @@ class PlatformConfig(ConfigModel):
         if self.runners.enabled:
             keys.append("githubToken")
         keys += self.storage.secret_keys()
+        keys += self.backups.secret_keys()
         return keys
 
 
@@ -193,6 +199,14 @@ def build_platform(config: PlatformConfig, secrets: dict[str, pulumi.Output[str]
         )
     if config.nfs.enabled:
         nfs_storage("nfs", "storage", config.nfs, inside("storage"))
+    if config.backups.etcd_s3:
+        etcd_s3_secret(
+            config.backups.etcd_s3,
+            access_key=secrets["etcdS3AccessKey"],
+            secret_key=secrets["etcdS3SecretKey"],
+            ca_pem=ca.cert_pem,
+            opts=opts,
+        )
     if config.storage.enabled:
         Storage(
             "storage",
@@ -237,3 +251,29 @@ def read_platform_secrets(config: PlatformConfig) -> dict[str, pulumi.Output[str
             )
         )
     return read_secrets(keys)
+
+
+def etcd_s3_secret(
+    target: EtcdS3Target,
+    *,
+    access_key: pulumi.Input[str],
+    secret_key: pulumi.Input[str],
+    ca_pem: pulumi.Input[str],
+    opts: pulumi.ResourceOptions,
+) -> k8s.core.v1.Secret:
+    """The kube-system Secret the k3s servers read to upload etcd snapshots (--etcd-s3-
+    config-secret); the servers' flags are the cluster stack's (labinfra.backups)."""
+    data = pulumi.Output.all(access_key, secret_key, ca_pem).apply(
+        lambda v: etcd_s3_secret_data(target, access_key=v[0], secret_key=v[1], ca_pem=v[2])
+    )
+    return k8s.core.v1.Secret(
+        "etcd-s3",
+        metadata=k8s.meta.v1.ObjectMetaArgs(
+            name=target.secret_name,
+            namespace="kube-system",
+            labels=recommended_labels("k3s-etcd-snapshots", "backup-credentials"),
+        ),
+        # Secret because the keys are (Output.all keeps secretness); tests check it.
+        string_data=data,
+        opts=opts,
+    )
