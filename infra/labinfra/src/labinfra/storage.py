@@ -457,6 +457,7 @@ class Storage(pulumi.ComponentResource):
         self._name = name
         self._args = args
         self._opts = child_options(self, opts)
+        self.namespaces: dict[str, k8s.core.v1.Namespace] = {}
         s = args.settings
         crds = self._snapshot_controller()
         drivers: list[pulumi.Resource] = []
@@ -473,7 +474,7 @@ class Storage(pulumi.ComponentResource):
         )
 
     def _namespace(self, namespace: str, level: str) -> k8s.core.v1.Namespace:
-        return k8s.core.v1.Namespace(
+        self.namespaces[namespace] = k8s.core.v1.Namespace(
             f"{self._name}-namespace-{namespace}",
             metadata=k8s.meta.v1.ObjectMetaArgs(
                 name=namespace,
@@ -484,6 +485,7 @@ class Storage(pulumi.ComponentResource):
             ),
             opts=self._opts,
         )
+        return self.namespaces[namespace]
 
     def _secret(
         self,

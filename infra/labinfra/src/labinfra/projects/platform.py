@@ -22,6 +22,7 @@ from labinfra.monitoring.scrape import Integrations
 from labinfra.monitoring.stack import MonitoringSecrets, MonitoringStack, MonitoringStackArgs
 from labinfra.monitoring.values import LoggingSettings, MonitoringSettings
 from labinfra.names import recommended_labels
+from labinfra.netpol import integration_network, integration_policies
 from labinfra.registry import (
     REGISTRY_USER,
     CaKeyPair,
@@ -30,7 +31,13 @@ from labinfra.registry import (
     RegistrySettings,
 )
 from labinfra.stackconfig import ConfigModel, StackConfigError, read_secrets
-from labinfra.storage import Storage, StorageArgs, StorageSettings
+from labinfra.storage import (
+    DEMOCRATIC_CSI_NAMESPACE,
+    PROXMOX_CSI_NAMESPACE,
+    Storage,
+    StorageArgs,
+    StorageSettings,
+)
 
 
 class PlatformConfig(ConfigModel):
@@ -207,8 +214,9 @@ def build_platform(config: PlatformConfig, secrets: dict[str, pulumi.Output[str]
             ca_pem=ca.cert_pem,
             opts=opts,
         )
+    storage_namespaces: dict[str, k8s.core.v1.Namespace] = {}
     if config.storage.enabled:
-        Storage(
+        storage = Storage(
             "storage",
             StorageArgs(
                 settings=config.storage,
@@ -217,6 +225,23 @@ def build_platform(config: PlatformConfig, secrets: dict[str, pulumi.Output[str]
             ),
             pulumi.ResourceOptions(provider=provider),
         )
+        storage_namespaces = storage.namespaces
+    network = integration_network(
+        config.integrations, monitoring_namespace="monitoring", csi=_csi_backends(config)
+    )
+    created = {**namespaces, **storage_namespaces}
+    integration_policies(
+        "integrations-egress",
+        network,
+        # Every namespace of this stack, and k3s's own (the apps stack covers its own).
+        [*created, "kube-system", "default"],
+        {
+            ns: pulumi.ResourceOptions(provider=provider, depends_on=[r])
+            for ns, r in created.items()
+        },
+        opts,
+    )
+    pulumi.export("integrationCidrs", list(network.cidrs))
 
     pulumi.export("labCaCertPem", ca.cert_pem)
     pulumi.export("registryHost", registry_host)
@@ -277,3 +302,18 @@ def etcd_s3_secret(
         string_data=data,
         opts=opts,
     )
+
+
+def _csi_backends(config: PlatformConfig) -> dict[str, tuple[str, int]]:
+    """CSI namespaces -> the integration whose API their controller calls, and its port."""
+    found: dict[str, tuple[str, int]] = {}
+    pve = config.storage.proxmox_csi
+    if pve:
+        host = pve.url.split("/")[2]
+        found[PROXMOX_CSI_NAMESPACE] = (
+            "proxmox",
+            int(host.rsplit(":", 1)[1]) if ":" in host else 443,
+        )
+    if config.storage.truenas:
+        found[DEMOCRATIC_CSI_NAMESPACE] = ("truenas", config.storage.truenas.port)
+    return found
