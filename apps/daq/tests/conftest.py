@@ -56,7 +56,9 @@ def sims(tmp_path: Path) -> Iterator[SimLab]:
 def serve_in_thread(settings: DaqSettings, sims: SimLab) -> Iterator[Daemon]:
     lab = build_lab(settings)
     with (
-        ServerThread(create_app(lab, TOKEN)) as server,
+        # a generous bound on start-up: the lab connects every instrument first, and the
+        # machine is shared (a bound, not a timing assertion)
+        ServerThread(create_app(lab, TOKEN), start_timeout=60) as server,
         httpx.Client(
             base_url=server.url, headers={"Authorization": f"Bearer {TOKEN}"}, timeout=30
         ) as client,
@@ -152,3 +154,9 @@ def daq(tmp_path: Path) -> Iterator[InProcess]:
     (tmp_path / "dev").mkdir(exist_ok=True)
     with inprocess_lab(tmp_path) as daemon:
         yield daemon
+
+
+@pytest.fixture
+def inprocess() -> Any:
+    """``inprocess(tmp_path, **config)``: the in-process daemon with other settings."""
+    return inprocess_lab

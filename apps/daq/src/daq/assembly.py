@@ -110,5 +110,5 @@ def build_lab(
         settings.data_dir,
         metrics,
         settings.monitor_interval_s,
-        reserve_bytes=settings.storage_reserve_mb * 1024 * 1024,
+        reserve_bytes=int(settings.storage_reserve_mb * 1024 * 1024),
     )

@@ -119,7 +119,7 @@ class DaqSettings(ServiceSettings):
     data_dir: Path = Path("/var/lib/daq")
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     monitor_interval_s: float = Field(default=1.0, gt=0, le=60)
-    storage_reserve_mb: int = Field(
+    storage_reserve_mb: float = Field(
         default=16,
         ge=0,
         le=4096,

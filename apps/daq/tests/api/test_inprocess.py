@@ -188,3 +188,31 @@ def test_acquisition_and_grid_scan_in_every_format(daq: InProcess, fmt: str) -> 
     assert finished["state"] == "finished", finished
     assert finished["total_points"] == 6
     assert file_metadata(Path(str(finished["path"])))["rows"] == 6
+
+
+def test_a_full_disk_is_reported_by_the_api(tmp_path: Path, inprocess: Any) -> None:
+    """The data directory on a real 256 KiB tmpfs (root, as here and on CI): the
+    acquisition ends as failed, the API says why, and the file keeps every whole row."""
+    import subprocess
+
+    from daq.core.recorders import read_csv
+
+    small = tmp_path / "small"
+    small.mkdir()
+    (tmp_path / "dev").mkdir()
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=256k", "tmpfs", str(small)], check=True)
+    try:
+        # a reserve sized for this tiny disk: let go, it leaves room to finish the metadata
+        with inprocess(tmp_path, data_dir=str(small), storage_reserve_mb=0.1) as daq:
+            body = {"readings": ["stage.axis1.position"], "rate_hz": 1000, "format": "csv"}
+            ident = daq.post("/api/acquisitions", json=body).json()["id"]
+            done = wait_done(daq, f"/api/acquisitions/{ident}", timeout=60)
+            assert done["state"] == "failed"
+            assert "disk full" in str(done["error"])
+            path = Path(str(done["path"]))
+            _, rows = read_csv(path)
+            assert len(rows) == done["rows_on_disk"] > 0
+            assert path.read_bytes().endswith(b"\r\n")
+            assert file_metadata(path)["stop_reason"].startswith("disk full")
+    finally:
+        subprocess.run(["umount", "-l", str(small)], check=True)

@@ -44,7 +44,7 @@ def transport(lab: SimLab, kind: str, **kwargs: float) -> SerialTransport:
 
 def test_esp300_moves_take_time_and_errors_are_read(lab: SimLab) -> None:
     esp = ESP300(transport(lab, "esp300"), {1: AxisLimits(-25, 25), 2: AxisLimits(0, 360)})
-    assert esp.idn.startswith("ESP300")
+    assert esp.identify().startswith("ESP300")
     axis = esp.axis(1)
     assert axis.units == "mm"
     assert esp.axis(2).units == "deg"
@@ -219,7 +219,7 @@ def test_flow_control_forms_both_work_on_the_pty(lab: SimLab) -> None:
     """Sources disagree on the ESP300's RTS/CTS and the MaiTai's XON/XOFF: both settings are
     configurable, and pyserial opens the pty with either."""
     esp = ESP300(transport(lab, "esp300", rtscts=True), {1: AxisLimits(-25, 25)})
-    assert esp.idn.startswith("ESP300")
+    assert esp.identify().startswith("ESP300")
     laser = MaiTai(transport(lab, "maitai", xonxoff=True), terminator="CRLF")
     assert laser.warmup_percent >= 0
 

@@ -404,10 +404,22 @@ class PowerMeter(Instrument):
         self.identity = "Newport 1830-C (no identity query)"
 
     def probe(self) -> None:
+        """``W?`` must answer the wavelength the meter is set to. A different answer twice
+        in a row is a wavelength changed on the front panel, not a reply out of step: it is
+        taken (and logged), so the meter does not stay down for good."""
         wavelength = self.driver.read_wavelength()
         if self.wavelength_nm is not None and wavelength != self.wavelength_nm:
-            raise BadReply(
-                f"{self.name}: W? answered {wavelength}, the meter is set to {self.wavelength_nm}"
+            again = self.driver.read_wavelength()
+            if again != wavelength:
+                raise BadReply(
+                    f"{self.name}: W? answered {wavelength} then {again}, the meter is set to "
+                    f"{self.wavelength_nm}"
+                )
+            log.warning(
+                "the meter's wavelength changed behind the daemon",
+                instrument=self.name,
+                was=self.wavelength_nm,
+                now=wavelength,
             )
         self.wavelength_nm = wavelength
 

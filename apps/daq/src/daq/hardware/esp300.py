@@ -78,8 +78,6 @@ class ESP300(LineInstrument):
     write_terminator = b"\r"
     read_terminator = b"\r\n"
 
-    idn = measurement("*IDN?", str, "Measure the identity, like 'ESP300 Version 3.04 07/27/01'.")
-
     def __init__(
         self,
         transport: Transport,

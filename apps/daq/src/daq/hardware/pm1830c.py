@@ -134,7 +134,7 @@ class PowerMeter1830C(LineInstrument):
         was echoing echoes the ``E0`` itself: let it arrive and drop it."""
         with self.transport.lock:
             self.send("E0")
-            self.transport.settle(0.2)
+            self.transport.settle(0.1)
 
     def set_units(self, name: str) -> None:
         if name not in self.unit_codes:

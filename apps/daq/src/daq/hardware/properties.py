@@ -9,7 +9,7 @@ Templates may use ``{value}`` and any field the driver's ``template_fields()`` r
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from typing import Any, Generic, Protocol, Self, TypeVar, overload
 
 from daq.core.errors import ValueRefused
@@ -108,31 +108,11 @@ def in_range(low: float, high: float) -> Validator:
     return check
 
 
-def in_range_of(attribute: str) -> Validator:
-    """Refuse numbers outside the ``(low, high)`` the driver holds in ``attribute`` (limits
-    that come from configuration or from the device itself)."""
-
-    def check(value: Any, obj: Any) -> Any:
-        low, high = getattr(obj, attribute)
-        return in_range(low, high)(value, obj)
-
-    return check
-
-
 def integer_in_range(low: int, high: int) -> Validator:
     def check(value: Any, obj: Any) -> Any:
         if isinstance(value, bool) or not isinstance(value, int):
             raise ValueRefused(f"expected a whole number, got {value!r}")
         return in_range(low, high)(value, obj)
-
-    return check
-
-
-def one_of(choices: Sequence[object]) -> Validator:
-    def check(value: Any, _obj: Any) -> Any:
-        if isinstance(value, bool) or value not in choices:
-            raise ValueRefused(f"{value!r} is not one of {', '.join(map(str, choices))}")
-        return value
 
     return check
 
