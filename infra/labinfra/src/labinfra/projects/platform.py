@@ -1,4 +1,5 @@
-"""The platform project: monitoring, logging, the registry and CI runners on the cluster."""
+"""The platform project: monitoring, logging, the registry, CI runners and what pull-request
+previews need on the cluster."""
 
 from __future__ import annotations
 
@@ -21,6 +22,7 @@ from labinfra.monitoring.scrape import Integrations
 from labinfra.monitoring.stack import MonitoringSecrets, MonitoringStack, MonitoringStackArgs
 from labinfra.monitoring.values import LoggingSettings, MonitoringSettings
 from labinfra.names import recommended_labels
+from labinfra.previews import PreviewPlatform, PreviewPlatformArgs, PreviewSettings
 from labinfra.registry import (
     REGISTRY_USER,
     CaKeyPair,
@@ -37,6 +39,7 @@ class PlatformConfig(ConfigModel):
         "homeAssistantToken",
         "proxmoxTokenValue",
         "githubToken",
+        "previewJanitorGithubToken",
     )
     cluster_stack: str
     inventory: str
@@ -50,6 +53,7 @@ class PlatformConfig(ConfigModel):
     registry: RegistrySettings = Field(default_factory=RegistrySettings)
     runners: RunnerSettings = Field(default_factory=RunnerSettings)
     nfs: NfsSettings = Field(default_factory=NfsSettings)
+    previews: PreviewSettings = Field(default_factory=PreviewSettings)
 
     def secret_keys(self) -> list[str]:
         """The secrets this configuration needs (`pulumi config set --secret <key>`)."""
@@ -60,6 +64,8 @@ class PlatformConfig(ConfigModel):
             keys.append("proxmoxTokenValue")
         if self.runners.enabled:
             keys.append("githubToken")
+        if self.previews.enabled:
+            keys.append("previewJanitorGithubToken")
         return keys
 
 
@@ -168,6 +174,20 @@ def build_platform(config: PlatformConfig, secrets: dict[str, pulumi.Output[str]
         )
     if config.nfs.enabled:
         nfs_storage("nfs", "storage", config.nfs, inside("storage"))
+    if config.previews.enabled:
+        # Pull-request previews (labinfra.previews): outputs the preview stacks read.
+        previews = PreviewPlatform(
+            "previews",
+            PreviewPlatformArgs(
+                settings=config.previews,
+                ca=ca,
+                janitor_github_token=secrets["previewJanitorGithubToken"],
+            ),
+            pulumi.ResourceOptions(providers=[provider, tls_provider]),
+        )
+        pulumi.export("previewDomain", config.previews.domain)
+        pulumi.export("previewTlsCertPem", previews.tls_cert_pem)
+        pulumi.export("previewTlsKeyPem", previews.tls_key_pem)
 
     pulumi.export("labCaCertPem", ca.cert_pem)
     pulumi.export("registryHost", registry_host)
