@@ -265,8 +265,13 @@ def stack_config(
     commit: str,
     created_at: datetime,
     deployed_at: datetime,
+    existing: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """A PR's stack file: the shared one plus the PR's keys."""
+    """A PR's stack file: the shared one plus the PR's keys. What else an `existing` file
+    holds is kept: `pulumi stack select --create` writes the passphrase provider's
+    `encryptionsalt` there (or `secretsprovider`/`encryptedkey`), and the stack's secrets
+    cannot be read without it."""
+    document = {k: v for k, v in (existing or {}).items() if k != "config"}
     config = dict(base.get("config") or {})
     config.update(
         {
@@ -278,7 +283,7 @@ def stack_config(
             "lab-preview:deployedAt": deployed_at.strftime("%Y-%m-%dT%H:%M:%SZ"),
         }
     )
-    return {"config": config}
+    return {**document, "config": config}
 
 
 def image_builds(config_path: Path, registry: str, commit: str) -> list[dict[str, str]]:
@@ -388,6 +393,9 @@ def _cmd_stack_config(args: argparse.Namespace) -> int:
         print(exc, file=sys.stderr)
         return 2
     created = _now(args.created_at)
+    existing = (
+        yaml.safe_load(args.out.read_text(encoding="utf-8")) or {} if args.out.is_file() else {}
+    )
     document = stack_config(
         base,
         args.config.read_text(encoding="utf-8"),
@@ -396,6 +404,7 @@ def _cmd_stack_config(args: argparse.Namespace) -> int:
         args.commit,
         created,
         _now(args.now),
+        existing,
     )
     args.out.write_text(yaml.safe_dump(document, sort_keys=False), encoding="utf-8")
     print(f"stack-config: {args.out}")
