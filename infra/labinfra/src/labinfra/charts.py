@@ -51,3 +51,7 @@ NFS_PROVISIONER = Chart(
 
 REGISTRY_IMAGE = "docker.io/library/registry:3.0.0"
 PVE_EXPORTER_IMAGE = "docker.io/prompve/prometheus-pve-exporter:3.5.5"
+# The integrations' exporters (labinfra.monitoring.exporters names the upstream files read).
+BLACKBOX_EXPORTER_IMAGE = "docker.io/prom/blackbox-exporter:v0.28.0"
+GRAPHITE_EXPORTER_IMAGE = "docker.io/prom/graphite-exporter:v0.17.0"
+NGINX_UNPRIVILEGED_IMAGE = "docker.io/nginxinc/nginx-unprivileged:1.30.4-alpine-slim"

@@ -9,16 +9,22 @@ import pulumi
 import pulumi_kubernetes as k8s
 import yaml
 
-from labinfra.charts import KUBE_PROMETHEUS_STACK, PVE_EXPORTER_IMAGE
-from labinfra.device_app import DeviceApp, DeviceAppArgs, SecretEnv
+from labinfra.charts import KUBE_PROMETHEUS_STACK
 from labinfra.helm import helm_release
 from labinfra.inventory import Inventory
 from labinfra.kube import child_options, secret
 from labinfra.monitoring.alertmanager import AlertmanagerSettings, alertmanager_config
+from labinfra.monitoring.exporters import (
+    ExporterSecrets,
+    IntegrationExporters,
+    IntegrationExportersArgs,
+    blackbox_address,
+    graphite_address,
+    pve_cache_address,
+)
 from labinfra.monitoring.files import Dashboard, RuleFile
-from labinfra.monitoring.integrations import BLACKBOX_PORT, GRAPHITE_EXPORTER_WEB_PORT
+from labinfra.monitoring.integrations import LAB_CA_CONFIGMAP
 from labinfra.monitoring.scrape import (
-    PVE_EXPORTER_PORT,
     Integrations,
     ScrapeSpec,
     integration_scrape_specs,
@@ -34,7 +40,6 @@ from labinfra.monitoring.values import (
 from labinfra.names import recommended_labels
 
 HOME_ASSISTANT_SECRET = "home-assistant-token"  # noqa: S105 (a Secret's name)
-PVE_EXPORTER_SECRET = "pve-exporter-token"  # noqa: S105 (a Secret's name)
 
 
 @dataclass(frozen=True)
@@ -42,6 +47,9 @@ class MonitoringSecrets:
     grafana_admin_password: pulumi.Input[str]
     home_assistant_token: pulumi.Input[str] | None = None
     proxmox_token_value: pulumi.Input[str] | None = None
+    truenas_api_key: pulumi.Input[str] | None = None
+    home_assistant_webhook_id: pulumi.Input[str] | None = None
+    """The id of Home Assistant's webhook trigger (alertmanager.homeAssistant): a shared secret."""
 
 
 @dataclass(frozen=True)
@@ -54,8 +62,12 @@ class MonitoringStackArgs:
     rule_files: list[RuleFile]
     dashboards: list[Dashboard]
     secrets: MonitoringSecrets
+    lab_ca_pem: pulumi.Input[str]
+    """The lab CA certificate: the `lab-ca` ConfigMap every TLS check of an integration uses."""
     loki_url: str | None = None
     extra_scrape_specs: list[ScrapeSpec] = field(default_factory=list)
+    graphite_mapping: str | None = None
+    """infra/monitoring/graphite/truenas-mapping.yml's text (TrueNAS's Graphite -> series)."""
 
 
 class MonitoringStack(pulumi.ComponentResource):
@@ -82,8 +94,26 @@ class MonitoringStack(pulumi.ComponentResource):
         after_chart = child_options(self, opts, [self.release])
         self._rules(after_chart)
         self._dashboards(child)
-        pve_address = self._pve_exporter(child)
-        self._scrape_configs(after_chart, pve_address)
+        self.exporters = IntegrationExporters(
+            f"{name}-integrations",
+            IntegrationExportersArgs(
+                namespace=args.namespace,
+                integrations=args.integrations,
+                prometheus_replicas=args.settings.prometheus_replicas,
+                secrets=ExporterSecrets(
+                    home_assistant_token=args.secrets.home_assistant_token,
+                    proxmox_token_value=args.secrets.proxmox_token_value,
+                    truenas_api_key=args.secrets.truenas_api_key,
+                ),
+                graphite_mapping=args.graphite_mapping,
+                truenas_cidrs=(
+                    args.integrations.truenas.network_cidrs() if args.integrations.truenas else []
+                ),
+            ),
+            # The exporters mount the lab CA.
+            child_options(self, opts, [self._lab_ca]),
+        )
+        self._scrape_configs(after_chart)
         self.register_outputs({"release": self.release.name})
 
     def _metadata(self, name: str, component: str) -> k8s.meta.v1.ObjectMetaArgs:
@@ -95,7 +125,16 @@ class MonitoringStack(pulumi.ComponentResource):
 
     def _secrets(self, opts: pulumi.ResourceOptions) -> list[pulumi.Resource]:
         a = self._args
+        # Alertmanager mounts it (alertmanagerSpec.configMaps) to verify Home Assistant's
+        # certificate, and its pod does not start without it: the chart waits for it.
+        self._lab_ca = k8s.core.v1.ConfigMap(
+            f"{self._name}-lab-ca",
+            metadata=self._metadata(LAB_CA_CONFIGMAP.secret, "lab-ca"),
+            data={LAB_CA_CONFIGMAP.key: a.lab_ca_pem},
+            opts=opts,
+        )
         created: list[pulumi.Resource] = [
+            self._lab_ca,
             k8s.core.v1.Secret(
                 f"{self._name}-grafana-admin",
                 metadata=self._metadata(GRAFANA_ADMIN_SECRET, "grafana"),
@@ -108,11 +147,7 @@ class MonitoringStack(pulumi.ComponentResource):
             k8s.core.v1.Secret(
                 f"{self._name}-alertmanager-config",
                 metadata=self._metadata(ALERTMANAGER_CONFIG_SECRET, "alertmanager"),
-                string_data={
-                    "alertmanager.yaml": yaml.safe_dump(
-                        alertmanager_config(a.alertmanager), sort_keys=False
-                    )
-                },
+                string_data={"alertmanager.yaml": self._alertmanager_yaml()},
                 opts=opts,
             ),
         ]
@@ -157,56 +192,31 @@ class MonitoringStack(pulumi.ComponentResource):
                 opts=opts,
             )
 
-    def _pve_exporter(self, opts: pulumi.ResourceOptions) -> str:
-        """Deploy prometheus-pve-exporter when Proxmox is configured; its Service address."""
+    def _alertmanager_yaml(self) -> pulumi.Output[str]:
         a = self._args
-        proxmox = a.integrations.proxmox
-        if proxmox is None:
-            return ""
-        if a.secrets.proxmox_token_value is None:
-            raise ValueError("proxmox is configured but its API token is not")
-        token_secret = k8s.core.v1.Secret(
-            f"{self._name}-pve-exporter-token",
-            metadata=self._metadata(PVE_EXPORTER_SECRET, "scrape-credentials"),
-            string_data={"token": secret(a.secrets.proxmox_token_value)},
-            opts=opts,
-        )
-        DeviceApp(
-            f"{self._name}-pve-exporter",
-            DeviceAppArgs(
-                app="pve-exporter",
-                namespace=a.namespace,
-                image=PVE_EXPORTER_IMAGE,
-                port=PVE_EXPORTER_PORT,
-                version=PVE_EXPORTER_IMAGE.rsplit(":", 1)[1],
-                env={
-                    "PVE_USER": proxmox.user,
-                    "PVE_TOKEN_NAME": proxmox.token_name,
-                    "PVE_VERIFY_SSL": "true" if proxmox.verify_tls else "false",
-                },
-                secret_env={"PVE_TOKEN_VALUE": SecretEnv(PVE_EXPORTER_SECRET, "token")},
-                health_path="/",
-                service_monitor=False,
-                component="exporter",
-            ),
-            opts=pulumi.ResourceOptions.merge(
-                opts, pulumi.ResourceOptions(depends_on=[token_secret])
-            ),
-        )
-        return f"pve-exporter.{a.namespace}.svc:{PVE_EXPORTER_PORT}"
+        if a.alertmanager.home_assistant is None:
+            return secret(yaml.safe_dump(alertmanager_config(a.alertmanager), sort_keys=False))
+        if a.secrets.home_assistant_webhook_id is None:
+            raise ValueError("alertmanager.homeAssistant is set but its webhook id is not")
 
-    def _scrape_configs(self, opts: pulumi.ResourceOptions, pve_address: str) -> None:
+        def render(webhook_id: str) -> str:
+            config = alertmanager_config(a.alertmanager, home_assistant_webhook_id=webhook_id)
+            return yaml.safe_dump(config, sort_keys=False)
+
+        return secret(pulumi.Output.from_input(a.secrets.home_assistant_webhook_id).apply(render))
+
+    def _scrape_configs(self, opts: pulumi.ResourceOptions) -> None:
         a = self._args
         specs = [
             *inventory_scrape_specs(a.inventory),
             *integration_scrape_specs(
                 a.integrations,
-                replicas=1,
-                pve_exporter_address=pve_address,
-                blackbox_address=f"blackbox-exporter.{a.namespace}.svc:{BLACKBOX_PORT}",
-                graphite_address=(
-                    f"graphite-exporter.{a.namespace}.svc:{GRAPHITE_EXPORTER_WEB_PORT}"
-                ),
+                # Probes and direct scrapes are made by every replica: the intervals are
+                # stretched by the real replica count (labinfra.monitoring.integrations.plan).
+                replicas=a.settings.prometheus_replicas,
+                pve_exporter_address=pve_cache_address(a.namespace),
+                blackbox_address=blackbox_address(a.namespace),
+                graphite_address=graphite_address(a.namespace),
             ),
             *a.extra_scrape_specs,
         ]

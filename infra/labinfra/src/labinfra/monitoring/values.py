@@ -6,6 +6,7 @@ from typing import Any
 
 from pydantic import Field
 
+from labinfra.monitoring.integrations import LAB_CA_CONFIGMAP
 from labinfra.stackconfig import ConfigModel
 
 DASHBOARD_LABEL = "grafana_dashboard"
@@ -20,6 +21,8 @@ class MonitoringSettings(ConfigModel):
     storage_class: str = "local-path"
     grafana_host: str | None = None
     scrape_interval: str = "30s"
+    prometheus_replicas: int = Field(default=1, ge=1, le=5)
+    """Prometheus replicas; the integrations' probe and scrape intervals are planned for them."""
 
 
 class LoggingSettings(ConfigModel):
@@ -64,6 +67,7 @@ def kube_prometheus_values(settings: MonitoringSettings, *, loki_url: str | None
         },
         "prometheus": {
             "prometheusSpec": {
+                "replicas": settings.prometheus_replicas,
                 "retention": settings.retention,
                 "retentionSize": settings.retention_size,
                 "scrapeInterval": settings.scrape_interval,
@@ -94,6 +98,9 @@ def kube_prometheus_values(settings: MonitoringSettings, *, loki_url: str | None
             "alertmanagerSpec": {
                 "useExistingSecret": True,
                 "configSecret": ALERTMANAGER_CONFIG_SECRET,
+                # Mounted at /etc/alertmanager/configmaps/lab-ca: the Home Assistant
+                # receiver verifies its certificate with the lab CA (alertmanager.LAB_CA_FILE).
+                "configMaps": [LAB_CA_CONFIGMAP.secret],
                 "resources": _resources("20m", "64Mi", "200m", "128Mi"),
                 "storage": {
                     "volumeClaimTemplate": {

@@ -17,7 +17,7 @@ from labinfra.inventory import load_inventory
 from labinfra.kube import kubernetes_provider
 from labinfra.logging_stack import LoggingStack, LoggingStackArgs, loki_url
 from labinfra.monitoring.alertmanager import AlertmanagerSettings
-from labinfra.monitoring.files import load_dashboards, load_rule_files
+from labinfra.monitoring.files import load_dashboards, load_graphite_mapping, load_rule_files
 from labinfra.monitoring.scrape import Integrations
 from labinfra.monitoring.stack import MonitoringSecrets, MonitoringStack, MonitoringStackArgs
 from labinfra.monitoring.values import LoggingSettings, MonitoringSettings
@@ -37,7 +37,9 @@ class PlatformConfig(ConfigModel):
     SECRETS: ClassVar[tuple[str, ...]] = (
         "grafanaAdminPassword",
         "homeAssistantToken",
+        "homeAssistantWebhookId",
         "proxmoxTokenValue",
+        "truenasApiKey",
         "githubToken",
         "previewJanitorGithubToken",
     )
@@ -45,7 +47,7 @@ class PlatformConfig(ConfigModel):
     inventory: str
     """Path to the Ansible inventory, relative to this project's folder."""
     monitoring_files: str = "../../monitoring"
-    """Folder holding `rules/*.rules.yml` and `dashboards/*.json`."""
+    """Folder holding `rules/*.rules.yml`, `dashboards/*.json` and `graphite/`."""
     monitoring: MonitoringSettings = Field(default_factory=MonitoringSettings)
     logging: LoggingSettings = Field(default_factory=LoggingSettings)
     alertmanager: AlertmanagerSettings = Field(default_factory=AlertmanagerSettings)
@@ -60,14 +62,21 @@ class PlatformConfig(ConfigModel):
         keys = ["grafanaAdminPassword"]
         if self.integrations.home_assistant:
             keys.append("homeAssistantToken")
+        if self.alertmanager.home_assistant:
+            keys.append("homeAssistantWebhookId")
         if self.integrations.proxmox:
             keys.append("proxmoxTokenValue")
+        if self.integrations.truenas:
+            keys.append("truenasApiKey")
         if self.runners.enabled:
             keys.append("githubToken")
         if self.previews.enabled:
             keys.append("previewJanitorGithubToken")
         return keys
 
+
+GRAPHITE_MAPPING_FILE = "graphite/truenas-mapping.yml"
+"""graphite_exporter's mapping of what TrueNAS sends, under `monitoringFiles`."""
 
 NAMESPACES = {
     # baseline, not restricted: Alloy runs as root (its image has no USER) and Grafana's
@@ -87,6 +96,11 @@ def build_platform(config: PlatformConfig, secrets: dict[str, pulumi.Output[str]
     files = Path(config.monitoring_files)
     rule_files = load_rule_files(files / "rules")
     dashboards = load_dashboards(files / "dashboards")
+    graphite_mapping = (
+        load_graphite_mapping(files / GRAPHITE_MAPPING_FILE)
+        if config.integrations.truenas
+        else None
+    )
 
     cluster = pulumi.StackReference(config.cluster_stack)
     provider = kubernetes_provider("k8s", cluster.require_output("kubeconfig"))
@@ -110,6 +124,16 @@ def build_platform(config: PlatformConfig, secrets: dict[str, pulumi.Output[str]
     def inside(namespace: str) -> pulumi.ResourceOptions:
         return pulumi.ResourceOptions(provider=provider, depends_on=[namespaces[namespace]])
 
+    # Explicit providers for every package: the stack file disables all defaults.
+    tls_provider = tls.Provider("tls")
+    # The lab CA and the registry's password are the cluster stack's: the nodes were
+    # given them when k3s was installed. The integrations' TLS checks verify with the same
+    # CA (the monitoring namespace's `lab-ca` ConfigMap).
+    ca = CaKeyPair(
+        key_pem=cluster.require_output("labCaKeyPem"),
+        cert_pem=cluster.require_output("labCaCertPem"),
+    )
+    registry_host = cluster.require_output("registryHost")
     logging = LoggingStack(
         "logging",
         LoggingStackArgs(namespace="monitoring", settings=config.logging),
@@ -129,20 +153,15 @@ def build_platform(config: PlatformConfig, secrets: dict[str, pulumi.Output[str]
                 grafana_admin_password=secrets["grafanaAdminPassword"],
                 home_assistant_token=secrets.get("homeAssistantToken"),
                 proxmox_token_value=secrets.get("proxmoxTokenValue"),
+                truenas_api_key=secrets.get("truenasApiKey"),
+                home_assistant_webhook_id=secrets.get("homeAssistantWebhookId"),
             ),
+            lab_ca_pem=ca.cert_pem,
             loki_url=loki_url("monitoring"),
+            graphite_mapping=graphite_mapping,
         ),
         pulumi.ResourceOptions(provider=provider, depends_on=[namespaces["monitoring"], logging]),
     )
-    # Explicit providers for every package: the stack file disables all defaults.
-    tls_provider = tls.Provider("tls")
-    # The lab CA and the registry's password are the cluster stack's: the nodes were
-    # given them when k3s was installed.
-    ca = CaKeyPair(
-        key_pem=cluster.require_output("labCaKeyPem"),
-        cert_pem=cluster.require_output("labCaCertPem"),
-    )
-    registry_host = cluster.require_output("registryHost")
     registry = Registry(
         "registry",
         RegistryArgs(
