@@ -211,6 +211,8 @@ class PreviewPlatform(pulumi.ComponentResource):
 
     tls_cert_pem: pulumi.Output[str]
     tls_key_pem: pulumi.Output[str]
+    namespaces: dict[str, k8s.core.v1.Namespace]
+    """The namespaces it creates (the platform adds its stack-wide policies to them)."""
 
     def __init__(
         self, name: str, args: PreviewPlatformArgs, opts: pulumi.ResourceOptions | None = None
@@ -219,9 +221,11 @@ class PreviewPlatform(pulumi.ComponentResource):
         s = args.settings
         child = child_options(self, opts)
         janitor_ns = restricted_namespace(f"{name}-namespace", JANITOR_NAMESPACE, child)
+        self.namespaces = {JANITOR_NAMESPACE: janitor_ns}
         inside = child_options(self, opts, [janitor_ns])
         if s.cloudnative_pg:
             cnpg_ns = restricted_namespace(f"{name}-cnpg-namespace", CNPG_NAMESPACE, child)
+            self.namespaces[CNPG_NAMESPACE] = cnpg_ns
             helm_release(
                 f"{name}-cloudnative-pg",
                 CLOUDNATIVE_PG,
