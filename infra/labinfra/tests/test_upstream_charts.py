@@ -44,6 +44,7 @@ PINNED = [
     charts.ARC_CONTROLLER,
     charts.ARC_RUNNER_SET,
     charts.NFS_PROVISIONER,
+    charts.CLOUDNATIVE_PG,
     charts.PROXMOX_CSI,
     charts.DEMOCRATIC_CSI,
 ]

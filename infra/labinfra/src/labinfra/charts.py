@@ -37,6 +37,12 @@ ARC_CONTROLLER = Chart(
 ARC_RUNNER_SET = Chart(
     "oci://ghcr.io/actions/actions-runner-controller-charts/gha-runner-scale-set", "0.13.0", ""
 )
+CLOUDNATIVE_PG = Chart(
+    # appVersion 1.30.0: the operator whose Cluster CRD labinfra/schemas vendors.
+    "cloudnative-pg",
+    "0.29.0",
+    "https://cloudnative-pg.github.io/charts",
+)
 NFS_PROVISIONER = Chart(
     "nfs-subdir-external-provisioner",
     "4.0.18",

@@ -1,4 +1,5 @@
-"""The platform project: monitoring, logging, the registry and CI runners on the cluster."""
+"""The platform project: monitoring, logging, the registry, CI runners and what pull-request
+previews need on the cluster."""
 
 from __future__ import annotations
 
@@ -23,6 +24,7 @@ from labinfra.monitoring.stack import MonitoringSecrets, MonitoringStack, Monito
 from labinfra.monitoring.values import LoggingSettings, MonitoringSettings
 from labinfra.names import recommended_labels
 from labinfra.netpol import integration_network, integration_policies
+from labinfra.previews import PreviewPlatform, PreviewPlatformArgs, PreviewSettings
 from labinfra.registry import (
     REGISTRY_USER,
     CaKeyPair,
@@ -48,6 +50,7 @@ class PlatformConfig(ConfigModel):
         "proxmoxTokenValue",
         "truenasApiKey",
         "githubToken",
+        "previewJanitorGithubToken",
         "proxmoxCsiTokenSecret",
         "truenasCsiApiKey",
         "etcdS3AccessKey",
@@ -65,6 +68,7 @@ class PlatformConfig(ConfigModel):
     registry: RegistrySettings = Field(default_factory=RegistrySettings)
     runners: RunnerSettings = Field(default_factory=RunnerSettings)
     nfs: NfsSettings = Field(default_factory=NfsSettings)
+    previews: PreviewSettings = Field(default_factory=PreviewSettings)
     storage: StorageSettings = Field(default_factory=StorageSettings)
     """Storage classes from Proxmox and TrueNAS (labinfra.storage)."""
     backups: BackupSettings = Field(default_factory=BackupSettings)
@@ -83,6 +87,8 @@ class PlatformConfig(ConfigModel):
             keys.append("truenasApiKey")
         if self.runners.enabled:
             keys.append("githubToken")
+        if self.previews.enabled:
+            keys.append("previewJanitorGithubToken")
         keys += self.storage.secret_keys()
         keys += self.backups.secret_keys()
         return keys
@@ -206,6 +212,22 @@ def build_platform(config: PlatformConfig, secrets: dict[str, pulumi.Output[str]
         )
     if config.nfs.enabled:
         nfs_storage("nfs", "storage", config.nfs, inside("storage"))
+    preview_namespaces: dict[str, k8s.core.v1.Namespace] = {}
+    if config.previews.enabled:
+        # Pull-request previews (labinfra.previews): outputs the preview stacks read.
+        previews = PreviewPlatform(
+            "previews",
+            PreviewPlatformArgs(
+                settings=config.previews,
+                ca=ca,
+                janitor_github_token=secrets["previewJanitorGithubToken"],
+            ),
+            pulumi.ResourceOptions(providers=[provider, tls_provider]),
+        )
+        pulumi.export("previewDomain", config.previews.domain)
+        pulumi.export("previewTlsCertPem", previews.tls_cert_pem)
+        pulumi.export("previewTlsKeyPem", previews.tls_key_pem)
+        preview_namespaces = previews.namespaces
     if config.backups.etcd_s3:
         etcd_s3_secret(
             config.backups.etcd_s3,
@@ -229,7 +251,7 @@ def build_platform(config: PlatformConfig, secrets: dict[str, pulumi.Output[str]
     network = integration_network(
         config.integrations, monitoring_namespace="monitoring", csi=_csi_backends(config)
     )
-    created = {**namespaces, **storage_namespaces}
+    created = {**namespaces, **storage_namespaces, **preview_namespaces}
     integration_policies(
         "integrations-egress",
         network,
