@@ -18,6 +18,10 @@ CASES = {
         "dome_controllers but not in pis"
     ),
     "missing_secret": "preflight: missing secret for k3s-a: vault_registry_password",
+    "placeholder_ssh_key": (
+        "preflight: pi-a: base_admin_authorized_keys must list the operators' public keys "
+        "(password login is switched off), but ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIExampleKey"
+    ),
     "host_in_no_zone": "preflight: security zones: lab-pc is in no zone",
 }
 

@@ -1,10 +1,13 @@
 """Benchmarks for the lab-instrument daemon (apps/daq); prints its figures.
 
 1. 1830-C polling rate against the line limit at 9600 baud, the simulator pacing bytes
-   on a real pty: achieved / theoretical (target >= 90 %).
-2. Acquisition write throughput to CSV and Parquet through the recorders the daemon
-   uses, row by row with the once-a-second flush (target >= 100,000 samples/s Parquet).
-3. Command round trip: driver-level, and through the HTTP API on the simulated lab.
+   on a real pty, with the input drained before every question: achieved / theoretical
+   (target >= 90 %), for a bare ``D?`` and for a full reading (``D?`` then ``Q?``).
+2. What one late reply costs: readings polled continuously while one answer comes after
+   the timeout; readings lost and readings wrong (target: at most one lost, none wrong).
+3. Write throughput through the recorders the daemon uses, row by row with the
+   twice-a-second flush, close included (target >= 100,000 samples/s for HDF5 and Parquet).
+4. Command round trip through the HTTP API on the simulated lab.
 """
 
 from __future__ import annotations
@@ -22,7 +25,8 @@ import uvicorn
 from daq.api.app import create_app
 from daq.assembly import build_lab
 from daq.config import DaqSettings
-from daq.core.recorders import CsvRecorder, ParquetRecorder
+from daq.core.errors import BadReply, ReplyTimeout
+from daq.core.recorders import Format, open_recorder
 from daq.hardware.pm1830c import PowerMeter1830C
 from daq.hardware.serial_transport import PortSettings, SerialTransport
 from daq.sim.lab import SimLab
@@ -33,47 +37,106 @@ from daq.sim.world import World
 BAUD = 9600
 
 
+def poll(pm: PowerMeter1830C, full: bool) -> None:
+    if full:
+        pm.reading()
+    else:
+        _ = pm.power
+
+
 def polling_rate(root: Path, seconds: float = 3.0) -> None:
+    for label, full in (("D? only", False), ("D? + Q? (a reading)", True)):
+        port = PtyPort(
+            PowerMeter1830CSim(World(laser_output=lambda now: 1.0)),
+            root / f"pm-{full}",
+            baudrate=BAUD,
+        )
+        with port:
+            transport = SerialTransport(PortSettings(str(port.link), baudrate=BAUD))
+            transport.open()
+            pm = PowerMeter1830C(transport)
+
+            poll(pm, full)  # warm up the path
+            sent_before, received_before = len(port.sent), len(port.received)
+            count = 0
+            start = time.perf_counter()
+            while time.perf_counter() - start < seconds:
+                poll(pm, full)
+                count += 1
+            elapsed = time.perf_counter() - start
+            transport.close()
+        bytes_per_poll = (
+            (len(port.sent) - sent_before) + (len(port.received) - received_before)
+        ) / count
+        theoretical = BAUD / 10 / bytes_per_poll  # 8N1: 10 bits a byte, in turn
+        achieved = count / elapsed
+        print(
+            f"1830-C polling, {label}, drain before each question, {BAUD} baud: "
+            f"{achieved:.1f}/s of {theoretical:.1f} theoretical "
+            f"({bytes_per_poll:.1f} bytes a poll) = {100 * achieved / theoretical:.1f} % "
+            "of the line limit"
+        )
+
+
+def late_reply_cost(root: Path, polls: int = 60) -> None:
+    """One W? answered 0.5 s after a 0.3 s timeout, in the middle of continuous polling:
+    how many readings are lost, and how many are wrong (a wavelength read as a power)."""
     port = PtyPort(
-        PowerMeter1830CSim(World(laser_output=lambda now: 1.0)), root / "pm", baudrate=BAUD
+        PowerMeter1830CSim(World(laser_output=lambda now: 0.0)),
+        root / "pm-late",
+        baudrate=BAUD,
+        late_s=0.5,
     )
     with port:
-        transport = SerialTransport(PortSettings(str(port.link), baudrate=BAUD))
+        transport = SerialTransport(PortSettings(str(port.link), baudrate=BAUD, timeout=0.3))
         transport.open()
         pm = PowerMeter1830C(transport)
-        _ = pm.power  # warm up the path
-        sent_before, received_before = len(port.sent), len(port.received)
-        count = 0
-        start = time.perf_counter()
-        while time.perf_counter() - start < seconds:
-            _ = pm.power
-            count += 1
-        elapsed = time.perf_counter() - start
+        lost = wrong = 0
+        recovery = 0.0
+        for i in range(polls):
+            if i == polls // 2:
+                port.inject("late")
+                start = time.perf_counter()
+                try:
+                    _ = pm.wavelength  # the question whose answer comes late
+                except ReplyTimeout:
+                    lost += 1
+                recovery = time.perf_counter() - start
+                continue
+            try:
+                value = pm.power
+            except (ReplyTimeout, BadReply):
+                lost += 1
+                continue
+            if value > 1e-6:  # dark: a power is nW; 800 would be a wavelength
+                wrong += 1
         transport.close()
-    bytes_per_poll = (
-        (len(port.sent) - sent_before) + (len(port.received) - received_before)
-    ) / count
-    theoretical = BAUD / 10 / bytes_per_poll  # 8N1: 10 bits a byte, query and reply in turn
-    achieved = count / elapsed
     print(
-        f"1830-C polling at {BAUD} baud: {achieved:.1f} readings/s "
-        f"of {theoretical:.1f} theoretical ({bytes_per_poll:.1f} bytes a poll) "
-        f"= {100 * achieved / theoretical:.1f} % of the line limit"
+        f"1830-C one late reply in {polls} polls: {lost} reading(s) lost, {wrong} wrong; "
+        f"the late question took {recovery:.2f} s (timeout 0.3 s + settling)"
     )
 
 
 def write_throughput(root: Path, rows: int = 200_000, readings: int = 4) -> None:
     names = [f"r{i}" for i in range(readings)]
-    values: list[float | None] = [1.234e-3, 800.0, 12.5, -0.25][:readings]
-    for kind, cls in (("CSV", CsvRecorder), ("Parquet", ParquetRecorder)):
-        path = root / f"bench.{kind.lower()}"
-        recorder = cls(path, names, {"bench": True})
+    sample: list[float | None] = [1.234e-3, 800.0, 12.5, -0.25]
+    values = sample[:readings]
+    fmt: Format
+    formats: list[tuple[str, Format]] = [
+        ("CSV", "csv"),
+        ("Parquet", "parquet"),
+        ("HDF5", "hdf5"),
+        ("Arrow IPC", "arrow"),
+    ]
+    for kind, fmt in formats:
+        recorder = open_recorder(root / f"bench-{fmt}", fmt, names, {"bench": True})
+        path = recorder.path
         t0 = time.time()
         start = time.perf_counter()
         last_flush = start
         for i in range(rows):
             recorder.write(t0 + i * 1e-4, values, "ok")
-            if i % 1000 == 0 and time.perf_counter() - last_flush >= 1.0:
+            if i % 1000 == 0 and time.perf_counter() - last_flush >= 0.5:
                 recorder.flush()
                 last_flush = time.perf_counter()
         recorder.close({"rows": rows})
@@ -153,6 +216,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
         polling_rate(root)
+        late_reply_cost(root)
         write_throughput(root)
         round_trips(root)
 

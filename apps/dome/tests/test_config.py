@@ -10,13 +10,6 @@ from labkit.settings import ConfigError, load_settings
 APP = Path(__file__).parents[1]
 
 
-def test_the_example_config_loads(monkeypatch: pytest.MonkeyPatch) -> None:
-    settings = load_settings(DomeSettings, APP / "systemd" / "dome.example.yaml")
-    assert settings.listen.port == 8470
-    assert settings.mechanics().steps_per_dome_turn == 200 * 8 * 200
-    assert settings.api_token is None  # never in the file
-
-
 def test_environment_overrides_and_listen_parses(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("DOME_LISTEN", "127.0.0.1:9999")
     monkeypatch.setenv("DOME_MAX_SPEED_DEG_S", "3.5")

@@ -57,16 +57,47 @@ def test_stop_decelerates_and_abort_stops_now(dome_server: DomeServer) -> None:
         time.sleep(1.0)
         assert c.post("/api/dome/abort").status_code == 200
     first = dome_server.sim()
-    assert first["pending_steps"] == 0
+    assert not first["busy"]
     time.sleep(0.3)
     assert dome_server.sim()["emitted_steps"] == first["emitted_steps"]
     assert dome_server.status()["state"] == "idle"
 
 
+def test_continuous_stops_when_its_client_stops_renewing(dome_server: DomeServer) -> None:
+    with dome_server.client() as c:
+        r = c.post("/api/dome/continuous", json={"direction": 1})
+        assert r.status_code == 200
+        renew = r.json()["renew_within_s"]
+        assert renew > 0
+        dome_server.wait(lambda: dome_server.status()["velocity_deg_s"] > 0, 5)
+    # the client "died": no renewal
+    dome_server.idle(renew + 10)
+    assert dome_server.status()["last_outcome"] == "continuous: deadman"
+
+
+def test_continuous_stops_when_the_api_process_dies(dome_server: DomeServer) -> None:
+    """Renewals go through the API; with the API process killed they stop coming."""
+    with dome_server.client() as c:
+        assert c.post("/api/dome/continuous", json={"direction": -1}).status_code == 200
+    api = next(p for p in psutil.Process(dome_server.proc.pid).children() if "api" in p.cmdline())
+    api.kill()
+    dome_server.idle(20)
+    assert dome_server.status()["last_outcome"] == "continuous: deadman"
+
+    def api_back() -> bool:
+        try:
+            return httpx.get(f"{dome_server.url}/healthz", timeout=1).status_code == 200
+        except httpx.HTTPError:
+            return False
+
+    dome_server.wait(api_back, 30, every=0.2)
+
+
 def test_stall_is_detected_and_the_motor_stopped_within_200_ms(dome_server: DomeServer) -> None:
     with dome_server.client() as c:
-        assert c.post("/api/dome/continuous", json={"direction": 1}).status_code == 200
-        time.sleep(1.5)  # at full speed
+        for _ in range(3):  # renewed within the deadman, as the page does
+            assert c.post("/api/dome/continuous", json={"direction": 1}).status_code == 200
+            time.sleep(0.5)  # at full speed after these 1.5 s
         ipc = dome_server.ipc()
         ipc.call("sim_faults", stalled_motor=True)
         injected = time.time()
@@ -247,7 +278,7 @@ def test_sigterm_mid_slew_stops_the_dome_before_exit() -> None:
         assert "control process exited code=0" in log, log
         assert took < 6, log  # a 1 s deceleration, then closing down
         final = json.loads((server.state_dir / "sim-dome.json").read_text())
-        assert final["pending_steps"] == 0, log
+        assert not final["busy"], log
         assert 5 < final["dome_deg"] < 170, log  # stopped on the way, not at the target
         conn = sqlite3.connect(server.state_dir / "sessions.sqlite")
         outcome = conn.execute("SELECT outcome FROM sessions ORDER BY id DESC").fetchone()[0]
@@ -269,7 +300,7 @@ def test_sigterm_to_dome_serve_mid_slew_stops_the_dome_before_exit() -> None:
         log = server.log.read_text()[-3000:]
         assert server.proc.returncode == 0, log
         final = json.loads((server.state_dir / "sim-dome.json").read_text())
-        assert final["pending_steps"] == 0, log
+        assert not final["busy"], log
         assert 5 < final["dome_deg"] < 60, log  # stopped soon, far from the target
         assert "dome stopped" in log
     finally:

@@ -35,6 +35,7 @@ def add(
     deployed: bool = True,
     sleep_after: int | None = None,
     updated: datetime | None = None,
+    repository: str = REPO,
 ) -> None:
     labels = {
         L.LABEL_TYPE: L.TYPE_EPHEMERAL,
@@ -42,7 +43,7 @@ def add(
         L.LABEL_PR: str(pr),
     }
     annotations = {
-        L.ANNOTATION_REPOSITORY: REPO,
+        L.ANNOTATION_REPOSITORY: repository,
         L.ANNOTATION_EXPIRES: format_time(expires or NOW + timedelta(days=3)),
         L.ANNOTATION_UPDATED: format_time(updated or NOW - timedelta(hours=1)),
     }
@@ -130,12 +131,15 @@ def test_a_run_deletes_closed_merged_orphaned_and_idle_and_keeps_the_rest(
         "kube-system",
     }
     assert report.ok
-    # One request per pull request that mattered (1, 2, 3, 4, 6; not the idle one).
-    pulls = [p for m, p, _ in gh.requests if "/pulls/" in p]
-    assert sorted(pulls) == [f"/repos/{REPO}/pulls/{n}" for n in (1, 2, 3, 4, 6)]
+    # One request answered the five pull requests that mattered (1, 2, 3, 4, 6; not the
+    # idle one): the repository's list, complete on one page, which has no PR 6.
+    assert [p for _, p, _ in gh.requests] == [
+        f"/repos/{REPO}/pulls?state=all&sort=created&direction=desc&per_page=100"
+    ]
+    assert report.github_calls == 1
     value = metrics.registry.get_sample_value
     assert value("lab_janitor_decisions_total", {"action": "delete", "reason": "idle"}) == 1
-    assert value("lab_janitor_github_requests_total", {"outcome": "not_found"}) == 1
+    assert value("lab_janitor_github_requests_total", {"outcome": "ok"}) == 1
     assert value("lab_janitor_namespaces") == 7
     assert value("lab_janitor_last_success_timestamp_seconds") == NOW.timestamp()
 
@@ -227,9 +231,10 @@ def test_a_changed_pull_request_is_seen_despite_the_cache(
 def test_at_the_rate_limit_the_rest_is_kept_without_further_calls(
     kube_server: FakeKubeServer, github_server: FakeGitHubServer
 ) -> None:
+    # One pull request in each of five repositories: one request each.
     for n in range(1, 6):
-        github_server.state.add_pull(REPO, pull(n, "closed"))
-        add(kube_server, f"lab-pr-{n}", n)
+        github_server.state.add_pull(f"example-lab/r{n}", pull(n, "closed"))
+        add(kube_server, f"lab-pr-{n}", n, repository=f"example-lab/r{n}")
     github_server.state.remaining = 2
     report, metrics = run(kube_server, github_server)
     got = actions(report)
@@ -271,8 +276,8 @@ def test_a_reserve_stops_before_the_limit(
     kube_server: FakeKubeServer, github_server: FakeGitHubServer
 ) -> None:
     for n in range(1, 4):
-        github_server.state.add_pull(REPO, pull(n, "closed"))
-        add(kube_server, f"lab-pr-{n}", n)
+        github_server.state.add_pull(f"example-lab/r{n}", pull(n, "closed"))
+        add(kube_server, f"lab-pr-{n}", n, repository=f"example-lab/r{n}")
     github_server.state.remaining = 12
     report, _ = run(kube_server, github_server, reserve=10)
     assert [d.reason for d in report.decisions] == ["closed", "closed", "rate-limited"]

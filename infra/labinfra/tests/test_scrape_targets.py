@@ -7,6 +7,7 @@ its configuration (labinfra.offline.targets, with the operator source it follows
 from __future__ import annotations
 
 import json
+import shutil
 import textwrap
 from pathlib import Path
 
@@ -201,6 +202,7 @@ def test_a_new_components_rules_and_dashboard_are_deployed_without_edits(
         (folder / "rules" / path.name).write_text(path.read_text())
     for path in (MONITORING_DIR / "dashboards").glob("*.json"):
         (folder / "dashboards" / path.name).write_text(path.read_text())
+    shutil.copytree(MONITORING_DIR / "graphite", folder / "graphite")
     (folder / "rules" / "newthing.rules.yml").write_text(
         textwrap.dedent(
             """

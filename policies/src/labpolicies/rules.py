@@ -28,8 +28,14 @@ ALLOWED_REGISTRIES = (
 )
 """The lab's private registry first; upstream registries the platform's charts pull from."""
 
-EXTERNAL_SERVICE_ALLOWLIST: tuple[str, ...] = ()
-"""Names of Services allowed to be LoadBalancer or NodePort (k3s's Traefik is not ours)."""
+EXTERNAL_SERVICE_ALLOWLIST: tuple[str, ...] = ("graphite-exporter-ingest",)
+"""Names of Services allowed to be LoadBalancer or NodePort (k3s's Traefik is not ours).
+
+`graphite-exporter-ingest`: TrueNAS, outside the cluster, pushes Graphite plaintext (TCP,
+not HTTP, so not through the Ingress) to the platform's graphite_exporter. An allow-listed
+LoadBalancer must still name who may connect (`loadBalancerSourceRanges`, which k3s's
+ServiceLB enforces), never the whole Internet.
+"""
 
 RECOMMENDED_LABELS = (
     "app.kubernetes.io/name",
@@ -106,9 +112,17 @@ def probes(resource_type: str, props: Props) -> list[str]:
 def no_external_services(resource_type: str, props: Props) -> list[str]:
     if kind_of(resource_type) != "Service":
         return []
-    kind = (props.get("spec") or {}).get("type") or "ClusterIP"
-    if kind in ("LoadBalancer", "NodePort") and name(props) not in EXTERNAL_SERVICE_ALLOWLIST:
+    spec = props.get("spec") or {}
+    kind = spec.get("type") or "ClusterIP"
+    if kind not in ("LoadBalancer", "NodePort"):
+        return []
+    if name(props) not in EXTERNAL_SERVICE_ALLOWLIST:
         return [f"Service {name(props)!r} is {kind}; expose it through the Ingress instead"]
+    ranges = spec.get("loadBalancerSourceRanges") or []
+    if kind == "NodePort" or not ranges:
+        return [f"Service {name(props)!r} is {kind} without loadBalancerSourceRanges"]
+    if any(r.endswith("/0") for r in ranges):
+        return [f"Service {name(props)!r} is open to every address ({', '.join(ranges)})"]
     return []
 
 

@@ -3,7 +3,8 @@
 
 Runs on the Ansible controller (delegated to localhost), never on a managed host:
 
-    build_wheelhouse.py --workspace DIR --package NAME --arch x86_64|aarch64 --out DIR
+    build_wheelhouse.py --workspace DIR --package NAME [--extra NAME ...] \
+        --arch x86_64|aarch64 --out DIR
 
 The result is one deterministic archive ``NAME-ARCH-KEY.tar`` holding every wheel, a
 ``requirements.txt`` that pins them all and ``manifest.json``. KEY hashes ``uv.lock`` and
@@ -12,6 +13,8 @@ nothing. Third-party wheels come from the lock (hashes checked) for the host's p
 hosts install offline and identically. A dependency published only as source is built here
 when it is pure Python (a pure wheel fits every platform); otherwise its source goes into
 the archive and ``manifest.json`` lists it, so the role installs build tools on the host.
+Environment markers (``lgpio; platform_machine == 'aarch64'``) are evaluated for the host,
+not for this machine: pip would judge them by the controller's own platform.
 Prints one JSON object: {"built": bool, "archive": path, "host_build": [names]}.
 """
 
@@ -29,6 +32,7 @@ import sys
 import tarfile
 import tempfile
 from pathlib import Path
+from typing import Any
 
 PYTHON_VERSION = "3.11"
 REPRODUCIBLE_EPOCH = "315532800"  # 1980-01-01, the earliest date a zip can hold
@@ -52,6 +56,47 @@ def source_key(workspace: Path, members: list[Path], arch: str) -> str:
                 digest.update(str(path.relative_to(workspace)).encode())
                 digest.update(path.read_bytes())
     return digest.hexdigest()[:16]
+
+
+# The host's environment for markers: Debian bookworm's CPython 3.11 on Linux.
+def target_environment(arch: str) -> dict[str, str]:
+    return {
+        "implementation_name": "cpython",
+        "implementation_version": "3.11.2",
+        "os_name": "posix",
+        "platform_machine": arch,
+        "platform_python_implementation": "CPython",
+        "platform_system": "Linux",
+        "python_full_version": "3.11.2",
+        "python_version": PYTHON_VERSION,
+        "sys_platform": "linux",
+    }
+
+
+def _marker_class() -> Any:
+    try:
+        from packaging.markers import Marker
+    except ImportError:  # pip vendors packaging; the workspace venv has it anyway
+        from pip._vendor.packaging.markers import Marker
+    return Marker
+
+
+def for_target(blocks: list[str], arch: str) -> list[str]:
+    """Keep the requirements whose marker holds on the host, without their markers."""
+    marker_class = _marker_class()
+    environment = target_environment(arch)
+    kept = []
+    for block in blocks:
+        first, _, rest = block.partition("\n")
+        requirement = first.rstrip(" \\")
+        if ";" not in requirement:
+            kept.append(block)
+            continue
+        spec, marker = (part.strip() for part in requirement.split(";", 1))
+        if marker_class(marker).evaluate(environment):
+            continuation = " \\" if first.rstrip().endswith("\\") else ""
+            kept.append(f"{spec}{continuation}\n{rest}")
+    return kept
 
 
 def uv_export(workspace: Path, package: str, *extra: str) -> list[str]:
@@ -95,7 +140,7 @@ def download_wheels(requirements: Path, arch: str, dest: Path) -> list[str]:
         binary_flags += ["--platform", tag]
     for abi in ABIS:
         binary_flags += ["--abi", abi]
-    blocks = _requirement_blocks(requirements.read_text())
+    blocks = for_target(_requirement_blocks(requirements.read_text()), arch)
     source_only: list[str] = []
     pending = dest / "pending.txt"
     while blocks:
@@ -188,11 +233,15 @@ def write_archive(source: Path, target: Path) -> None:
     tmp.rename(target)
 
 
-def build(workspace: Path, package: str, arch: str, out: Path) -> dict[str, object]:
+def build(
+    workspace: Path, package: str, arch: str, out: Path, extras: list[str] | None = None
+) -> dict[str, object]:
     members = workspace_members(workspace, package)
     if not members:
         raise RuntimeError(f"{package!r} is not a member of the workspace at {workspace}")
-    key = source_key(workspace, members, arch)
+    extras = sorted(set(extras or []))
+    extra_flags = [flag for name in extras for flag in ("--extra", name)]
+    key = source_key(workspace, members, f"{arch} {' '.join(extras)}")
     out.mkdir(parents=True, exist_ok=True)
     archive = out / f"{package}-{arch}-{key}.tar"
     manifest_path = out / f"{package}-{arch}-{key}.json"
@@ -208,7 +257,7 @@ def build(workspace: Path, package: str, arch: str, out: Path) -> dict[str, obje
             wheels.mkdir()
             requirements = work / "locked.txt"
             requirements.write_text(
-                "\n".join(uv_export(workspace, package, "--no-emit-workspace")) + "\n"
+                "\n".join(uv_export(workspace, package, "--no-emit-workspace", *extra_flags)) + "\n"
             )
             for member in members:
                 subprocess.run(
@@ -222,7 +271,12 @@ def build(workspace: Path, package: str, arch: str, out: Path) -> dict[str, obje
                 name, on_host = build_from_source(block, work, wheels)
                 if on_host:
                     host_build.append(name)
-            manifest = {"package": package, "arch": arch, "host_build": sorted(host_build)}
+            manifest = {
+                "package": package,
+                "arch": arch,
+                "extras": extras,
+                "host_build": sorted(host_build),
+            }
             (wheels / "requirements.txt").write_text("\n".join(pinned_names(wheels)) + "\n")
             (wheels / "manifest.json").write_text(json.dumps(manifest, sort_keys=True) + "\n")
             write_archive(wheels, archive)
@@ -234,11 +288,14 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--workspace", type=Path, required=True)
     parser.add_argument("--package", required=True)
+    parser.add_argument("--extra", action="append", default=[], help="optional dependencies")
     parser.add_argument("--arch", required=True, choices=("x86_64", "aarch64"))
     parser.add_argument("--out", type=Path, required=True)
     args = parser.parse_args()
     try:
-        result = build(args.workspace.resolve(), args.package, args.arch, args.out.resolve())
+        result = build(
+            args.workspace.resolve(), args.package, args.arch, args.out.resolve(), args.extra
+        )
     except (RuntimeError, subprocess.CalledProcessError) as error:
         detail = getattr(error, "stderr", b"") or b""
         if isinstance(detail, bytes):

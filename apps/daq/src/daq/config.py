@@ -119,6 +119,13 @@ class DaqSettings(ServiceSettings):
     data_dir: Path = Path("/var/lib/daq")
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     monitor_interval_s: float = Field(default=1.0, gt=0, le=60)
+    storage_reserve_mb: float = Field(
+        default=16,
+        ge=0,
+        le=4096,
+        description="Space held in data_dir and let go when the disk fills, so files can "
+        "still be finished (metadata, the Parquet/HDF5 copy); 0 holds none",
+    )
     safety: SafetyConfig = SafetyConfig()
     instruments: list[InstrumentConfig] = Field(default_factory=list)
 

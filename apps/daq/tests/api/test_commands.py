@@ -12,9 +12,8 @@ import pytest
 
 from daq.assembly import build_lab
 from daq.config import DaqSettings
-from daq.core.errors import SafetyRefused
+from daq.core.errors import SafetyRefused, ValueRefused
 from daq.core.instruments import Laser, StageController
-from daq.hardware.errors import ValueRefused
 from labkit.testing import wait_until
 
 pytestmark = pytest.mark.integration
@@ -132,21 +131,43 @@ def test_bad_input_is_refused_and_nothing_is_sent(
     assert daemon.received() == before, "bytes reached an instrument"
 
 
-def test_laser_emission_needs_warmup_interlock_and_confirmation(daemon: Any) -> None:
+def test_a_cold_laser_is_started_by_the_documented_sequence(daemon: Any) -> None:
+    """Cold: ON starts the warm-up; warm: ON again (shutter closed) starts emission. The
+    laser's own thread sends the second ON once warm-up reports 100 %."""
     c = daemon.client
-    wait_for(lambda: c.get("/api/lasers/laser").json()["warmup_percent"] >= 100)
-    assert (
-        c.put("/api/lasers/laser/emission", json={"on": True, "confirm": True}).status_code == 200
-    )
+    cold = c.get("/api/lasers/laser").json()
+    assert (cold["phase"], cold["warmup_percent"], cold["emission"]) == ("cold", 0, False)
+    started = c.put("/api/lasers/laser/emission", json={"on": True, "confirm": True})
+    assert started.status_code == 200, started.text
+    assert started.json()["detail"] == "warming"
+    state = wait_for(lambda: (s := c.get("/api/lasers/laser").json())["emission"] and s)
+    assert state["phase"] == "emitting"
+    assert state["shutter_open"] is False  # ON never opens the shutter
+    sent = bytes(daemon.sims.ports["maitai"].received)
+    assert sent.count(b"ON\n") == 2
     assert (
         c.put("/api/lasers/laser/shutter", json={"open": True, "confirm": True}).status_code == 200
     )
-    state = wait_for(lambda: (s := c.get("/api/lasers/laser").json())["shutter_open"] and s)
+    # the shutter is confirmed by reading it back (it lags): open as soon as the call returns
+    state = c.get("/api/lasers/laser").json()
+    assert state["shutter_open"] is True
     assert state["modelocked"] is True
     assert state["power_w"] > 1
-    assert c.get("/api/readings/meter.power").json()["value"] > 1e-3
+    assert c.get("/api/readings/meter.power").json()["value"] > 1e-5
     assert c.put("/api/lasers/laser/shutter", json={"open": False}).status_code == 200
     assert c.put("/api/lasers/laser/emission", json={"on": False}).status_code == 200
+    assert c.get("/api/lasers/laser").json()["phase"] == "warm"
+
+
+def test_laser_emission_is_refused_with_the_shutter_open(daemon: Any) -> None:
+    c = daemon.client
+    daemon.sims.maitai.warmup_started = 0.0  # warm
+    daemon.sims.maitai.shutter_command = True  # the shutter left open by hand
+    daemon.sims.maitai.shutter_changed = -1e9
+    refused = c.put("/api/lasers/laser/emission", json={"on": True, "confirm": True})
+    assert refused.status_code == 403
+    assert "shutter is open" in refused.text
+    assert b"ON\n" not in bytes(daemon.sims.ports["maitai"].received)
 
 
 def test_laser_refused_while_interlock_setting_is_open(sims: Any, tmp_path: Any) -> None:
@@ -156,11 +177,12 @@ def test_laser_refused_while_interlock_setting_is_open(sims: Any, tmp_path: Any)
     laser = lab.get("laser", Laser)
     before = len(sims.ports["maitai"].received)
     with pytest.raises(SafetyRefused, match="interlock"):
-        laser.set_emission(True, confirm=True)
+        laser.request_emission(confirm=True)
     with pytest.raises(SafetyRefused, match="interlock"):
         laser.set_shutter(True, confirm=True)
+    laser.connect()
     laser.set_shutter(False, confirm=False)  # closing is always allowed
-    wait_for(lambda: sims.ports["maitai"].received.endswith(b"SHUT 0\n"), timeout=2)
+    assert b"SHUT 0\n" in sims.ports["maitai"].received
     sent = bytes(sims.ports["maitai"].received[before:])
     assert b"SHUT 1" not in sent
     assert b"ON\n" not in sent
@@ -169,9 +191,19 @@ def test_laser_refused_while_interlock_setting_is_open(sims: Any, tmp_path: Any)
 def test_stage_moves_and_reports(daemon: Any) -> None:
     c = daemon.client
     moved = c.post("/api/stages/stage/axes/1/move", json={"position": 5, "wait": True}).json()
-    assert moved == {"axis": 1, "position": pytest.approx(5), "motion_done": True}
+    assert moved == {"axis": 1, "position": pytest.approx(5), "motion_done": True, "target": 5}
     c.post("/api/stages/stage/axes/1/move", json={"position": -1, "relative": True, "wait": True})
     assert c.get("/api/stages/stage/axes/1").json()["position"] == pytest.approx(4)
+
+
+def test_a_repeated_relative_move_request_moves_once(daemon: Any) -> None:
+    c = daemon.client
+    body = {"position": 2, "relative": True, "wait": True, "request_id": "move-42"}
+    first = c.post("/api/stages/stage/axes/1/move", json=body).json()
+    again = c.post("/api/stages/stage/axes/1/move", json=body).json()
+    assert first["target"] == again["target"] == pytest.approx(2)
+    assert c.get("/api/stages/stage/axes/1").json()["position"] == pytest.approx(2)
+    assert bytes(daemon.sims.ports["esp300"].received).count(b"1PA2\r") == 1
 
 
 def test_power_meter_settings_are_applied(daemon: Any) -> None:
@@ -203,7 +235,8 @@ def test_metrics_expose_up_readings_latency(daemon: Any) -> None:
     daemon.client.get("/api/readings/meter.power")
     text = httpx.get(f"{daemon.url}/metrics").text
     assert 'daq_instrument_up{instrument="meter",kind="pm1830c"} 1.0' in text
-    assert 'daq_reading_value{reading="meter.power"}' in text
+    assert "daq_reading_value" not in text  # measured values are not exported unauthenticated
+    assert "daq_data_dir_free_bytes" in text
     assert 'daq_command_duration_seconds_count{command="power",instrument="meter"}' in text
     assert 'daq_reconnects_total{instrument="meter"} 0.0' in text
     assert httpx.get(f"{daemon.url}/healthz").status_code == 200
@@ -211,7 +244,7 @@ def test_metrics_expose_up_readings_latency(daemon: Any) -> None:
 
 def test_shutdown_closes_the_shutter_and_stops_stages(daemon: Any) -> None:
     c = daemon.client
-    wait_for(lambda: c.get("/api/lasers/laser").json()["warmup_percent"] >= 100)
+    daemon.sims.maitai.warmup_started = 0.0  # warm
     c.put("/api/lasers/laser/emission", json={"on": True, "confirm": True})
     c.put("/api/lasers/laser/shutter", json={"open": True, "confirm": True})
     c.post("/api/stages/stage/axes/1/move", json={"position": 20})  # takes a second
@@ -230,9 +263,12 @@ def test_instrument_faults_become_gateway_errors_and_the_link_recovers(daemon: A
     silent = c.get("/api/readings/meter.power")
     assert silent.status_code == 504
     assert "no complete reply" in silent.json()["detail"]
+    # down until a good exchange: no value, even a stale one, while the meter is silent
+    assert c.get("/api/instruments/meter").json()["up"] is False
+    assert c.get("/api/readings/meter.power").status_code == 503
     port.fault = "garbage"
     garbage = c.get("/api/readings/meter.power")
-    assert garbage.status_code == 502
+    assert garbage.status_code == 503
     assert "not ASCII" in garbage.json()["detail"]
     assert c.get("/api/instruments/meter").json()["last_error"]
     port.fault = None
@@ -240,15 +276,15 @@ def test_instrument_faults_become_gateway_errors_and_the_link_recovers(daemon: A
     assert c.get("/api/readings/meter.power").status_code == 200
     assert c.get("/api/instruments/meter").json()["up"] is True
     text = httpx.get(f"{daemon.url}/metrics").text
-    assert 'daq_instrument_errors_total{error="ReplyTimeout",instrument="meter"} 1.0' in text
-    assert 'daq_instrument_errors_total{error="BadReply",instrument="meter"} 1.0' in text
+    assert 'daq_instrument_errors_total{error="ReplyTimeout",instrument="meter"}' in text
+    assert 'daq_instrument_errors_total{error="BadReply",instrument="meter"}' in text
 
 
 def test_an_error_the_controller_reports_is_never_lost(daemon: Any) -> None:
-    daemon.sims.esp300.axes[1].motor = False  # as if the stage cable were pulled
+    daemon.sims.esp300.axes[1].motor = False  # as if the motor had been switched off (MF)
     response = daemon.client.post("/api/stages/stage/axes/1/move", json={"position": 3})
     assert response.status_code == 502
-    assert response.json()["detail"] == "error 108: axis 1: motor/stage not connected"
+    assert response.json()["detail"] == ("error 113: axis 1: motor not enabled (after '1PA3')")
     daemon.sims.esp300.axes[1].motor = True
     assert (
         daemon.client.post("/api/stages/stage/axes/1/move", json={"position": 3}).status_code == 200

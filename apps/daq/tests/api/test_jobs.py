@@ -8,12 +8,13 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import h5py
 import pyarrow.parquet as pq
 import pytest
 from websockets.exceptions import InvalidStatus
 from websockets.sync.client import connect
 
-from daq.core.recorders import parquet_metadata, read_csv
+from daq.core.recorders import file_metadata, read_arrow, read_csv
 from labkit.testing import wait_until
 
 pytestmark = pytest.mark.integration
@@ -23,8 +24,9 @@ def wait_for(check: Callable[[], Any], timeout: float = 15.0) -> Any:
     return wait_until(check, timeout=timeout)
 
 
-def light_up(c: Any) -> None:
-    wait_for(lambda: c.get("/api/lasers/laser").json()["warmup_percent"] >= 100)
+def light_up(daemon: Any) -> None:
+    c = daemon.client
+    daemon.sims.maitai.warmup_started = 0.0  # warm already
     c.put("/api/lasers/laser/emission", json={"on": True, "confirm": True})
     c.put("/api/lasers/laser/shutter", json={"open": True, "confirm": True})
     wait_for(lambda: c.get("/api/lasers/laser").json()["shutter_open"])
@@ -32,7 +34,7 @@ def light_up(c: Any) -> None:
 
 def test_mount_scan_end_to_end_traces_malus_law(daemon: Any) -> None:
     c = daemon.client
-    light_up(c)
+    light_up(daemon)
     plan = {
         "actuator": {"type": "mount", "name": "mount0"},
         "points": {"start": 0, "stop": 90, "step": 15},
@@ -46,19 +48,77 @@ def test_mount_scan_end_to_end_traces_malus_law(daemon: Any) -> None:
     assert done["state"] == "finished"
     assert done["progress"] == 1.0
     points = done["points"]
-    assert [p["target"] for p in points] == [0, 15, 30, 45, 60, 75, 90]
+    assert [p["targets"]["mount0"] for p in points] == [0, 15, 30, 45, 60, 75, 90]
     power = [p["values"]["meter.power"] for p in points]
     peak = power[0]
     for p, value in zip(points, power, strict=True):
-        expected = peak * math.cos(math.radians(2 * p["target"])) ** 2
+        expected = peak * math.cos(math.radians(2 * p["targets"]["mount0"])) ** 2
         assert value == pytest.approx(expected, rel=0.05, abs=peak * 0.01)
     header, rows = read_csv(Path(done["path"]))
-    assert header == ["time_utc", "target", "actual", "meter.power", "mount0.angle", "status"]
+    assert header == [
+        "time_utc",
+        "mount0.target",
+        "mount0.actual",
+        "meter.power",
+        "meter.power.status",
+        "mount0.angle",
+        "status",
+    ]
     assert len(rows) == 7
     meta = json.loads(Path(done["path"] + ".meta.json").read_text())
-    assert meta["actuator"] == "mount0"
+    assert meta["axes"][0]["actuator"] == "mount0"
     assert meta["state"] == "finished"
-    assert set(meta["instruments"]) == {"meter", "mounts"}
+    # every instrument's identity and settings at start, not only those read
+    assert set(meta["instruments"]) == {"meter", "mounts", "stage", "laser"}
+    assert meta["instruments"]["laser"]["shutter_open"] is True
+    assert meta["instruments"]["meter"]["wavelength_nm"] == 800
+    assert meta["instruments"]["stage"]["axes"]["axis1"]["limits"] == [-25, 25]
+    assert meta["instruments"]["stage"]["identity"].startswith("ESP300")
+
+
+@pytest.mark.parametrize("fmt", ["parquet", "hdf5", "arrow"])
+def test_grid_scan_in_two_dimensions_is_recorded_and_streamed(daemon: Any, fmt: str) -> None:
+    c = daemon.client
+    ws_url = daemon.url.replace("http", "ws") + "/api/stream"
+    plan = {
+        "axes": [
+            {"actuator": {"type": "axis", "instrument": "stage", "axis": 1}, "points": [0, 2]},
+            {"actuator": {"type": "mount", "name": "mount1"}, "points": [0, 30, 60]},
+        ],
+        "readings": ["stage.axis1.position", "mount1.angle"],
+        "format": fmt,
+        "operator": "ada",
+        "sample": "grid test",
+    }
+    with connect(ws_url, additional_headers={"Authorization": c.headers["Authorization"]}) as ws:
+        started = c.post("/api/scans", json=plan)
+        assert started.status_code == 201, started.text
+        ident = started.json()["id"]
+        first = json.loads(ws.recv(timeout=10))
+    assert first["kind"] == "scan"
+    assert first["scan"] == ident
+    assert first["targets"] == {"stage.axis1": 0, "mount1": 0}
+    done = wait_for(lambda: (s := c.get(f"/api/scans/{ident}").json())["state"] != "running" and s)
+    assert done["state"] == "finished", done
+    assert done["total_points"] == 6
+    grid = [(p["targets"]["stage.axis1"], p["targets"]["mount1"]) for p in done["points"]]
+    assert grid == [(0, 0), (0, 30), (0, 60), (2, 0), (2, 30), (2, 60)]
+    for p in done["points"]:
+        assert p["values"]["stage.axis1.position"] == pytest.approx(p["targets"]["stage.axis1"])
+        assert p["values"]["mount1.angle"] == pytest.approx(p["targets"]["mount1"], abs=0.01)
+    meta = file_metadata(Path(done["path"]))
+    assert meta["operator"] == "ada"
+    assert meta["rows"] == 6
+    assert [a["actuator"] for a in meta["axes"]] == ["stage.axis1", "mount1"]
+
+
+def test_repeated_reading_names_are_refused_at_start(daemon: Any) -> None:
+    before = set((Path(daemon.settings.data_dir) / "acquisitions").glob("*"))
+    body = {"readings": ["meter.power", "meter.power"], "rate_hz": 5, "format": "parquet"}
+    refused = daemon.client.post("/api/acquisitions", json=body)
+    assert refused.status_code == 422
+    assert "repeated: meter.power" in refused.text
+    assert set((Path(daemon.settings.data_dir) / "acquisitions").glob("*")) == before
 
 
 def test_stage_scan_can_be_cancelled_and_the_stage_stops(daemon: Any) -> None:
@@ -78,12 +138,12 @@ def test_stage_scan_can_be_cancelled_and_the_stage_stops(daemon: Any) -> None:
     assert cancelled["state"] == "cancelled"
     assert 1 <= len(cancelled["points"]) < 5
     first = cancelled["points"][0]
-    assert first["actual"] == pytest.approx(-20)
+    assert first["actuals"]["stage.axis1"] == pytest.approx(-20)
     assert first["values"]["stage.axis1.position"] == pytest.approx(-20)
     assert c.get("/api/stages/stage/axes/1").json()["motion_done"] is True
 
 
-@pytest.mark.parametrize("fmt", ["csv", "parquet"])
+@pytest.mark.parametrize("fmt", ["csv", "parquet", "hdf5", "arrow"])
 def test_acquisition_writes_every_row_with_metadata(daemon: Any, fmt: str) -> None:
     c = daemon.client
     body = {
@@ -92,6 +152,9 @@ def test_acquisition_writes_every_row_with_metadata(daemon: Any, fmt: str) -> No
         "format": fmt,
         "duration_s": 1.0,
         "label": "t",
+        "operator": "ada",
+        "sample": "BBO",
+        "notes": "n",
     }
     started = c.post("/api/acquisitions", json=body)
     assert started.status_code == 201, started.text
@@ -100,20 +163,36 @@ def test_acquisition_writes_every_row_with_metadata(daemon: Any, fmt: str) -> No
         lambda: (a := c.get(f"/api/acquisitions/{ident}").json())["state"] != "running" and a
     )
     assert done["state"] == "finished"
-    assert 15 <= done["rows"] <= 21
+    assert 1 <= done["rows"] <= 21  # as many as the line allowed, never more than asked
     path = Path(done["path"])
     if fmt == "csv":
         header, rows = read_csv(path)
-        assert header == ["time_utc", "meter.power", "laser.wavelength", "status"]
+        assert header == [
+            "time_utc",
+            "meter.power",
+            "meter.power.status",
+            "laser.wavelength",
+            "status",
+        ]
         assert len(rows) == done["rows"]
-        assert all(r[3] == "ok" and float(r[2]) == 800 for r in rows)
+        assert all(r[4] == "ok" and float(r[3]) == 800 for r in rows)
         meta = json.loads(path.with_name(path.name + ".meta.json").read_text())
-    else:
+    elif fmt == "parquet":
         table = pq.read_table(path)
         assert table.num_rows == done["rows"]
         assert table.column("laser.wavelength").to_pylist() == [800.0] * done["rows"]
-        meta = parquet_metadata(path)
-        assert not path.with_name(path.name + ".arrows").exists()
+        meta = file_metadata(path)
+    elif fmt == "arrow":
+        table = read_arrow(path)
+        assert table.num_rows == done["rows"]
+        meta = file_metadata(path)
+    else:
+        with h5py.File(path, "r") as h5:
+            assert len(h5["readings/laser.wavelength"]) == done["rows"]
+        meta = file_metadata(path)
+    assert not path.with_name(path.name + ".arrows").exists()
+    assert meta["software"]["daq"]
+    assert meta["time_base"]["column"] == "time_utc"
     assert meta["rate_hz"] == 20
     assert meta["instruments"]["meter"]["units"] == "W"
     assert meta["instruments"]["laser"]["kind"] == "maitai"

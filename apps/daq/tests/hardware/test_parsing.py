@@ -4,7 +4,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from daq.hardware.errors import BadReply, ValueRefused
+from daq.core.errors import BadReply, ValueRefused
 from daq.hardware.parsing import (
     decode_signed_hex32,
     describe_1830c_status,

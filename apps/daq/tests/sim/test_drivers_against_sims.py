@@ -9,8 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from daq.hardware.ell14 import Ell14
-from daq.hardware.errors import (
+from daq.core.errors import (
     BadReply,
     Disconnected,
     InstrumentError,
@@ -18,6 +17,7 @@ from daq.hardware.errors import (
     ReplyTimeout,
     ValueRefused,
 )
+from daq.hardware.ell14 import Ell14
 from daq.hardware.esp300 import ESP300, AxisLimits
 from daq.hardware.maitai import MaiTai
 from daq.hardware.pm1830c import PowerMeter1830C
@@ -44,7 +44,7 @@ def transport(lab: SimLab, kind: str, **kwargs: float) -> SerialTransport:
 
 def test_esp300_moves_take_time_and_errors_are_read(lab: SimLab) -> None:
     esp = ESP300(transport(lab, "esp300"), {1: AxisLimits(-25, 25), 2: AxisLimits(0, 360)})
-    assert esp.idn.startswith("ESP300")
+    assert esp.identify().startswith("ESP300")
     axis = esp.axis(1)
     assert axis.units == "mm"
     assert esp.axis(2).units == "deg"
@@ -79,15 +79,17 @@ def test_power_meter_follows_laser_and_mount(lab: SimLab) -> None:
     assert pm.wavelength == 800
     dark = pm.power
     assert dark < 1e-8
+    assert laser.warmup_percent == 0  # cold
     with pytest.raises(NotReady):
         laser.emission_on()
+    laser.start_warmup()  # from cold, ON starts the warm-up
     deadline = time.monotonic() + 3
     while laser.warmup_percent < 100:
         assert time.monotonic() < deadline
         time.sleep(0.1)
     laser.emission_on()
-    laser.shutter_open = True
-    time.sleep(0.3)  # the shutter lags
+    assert laser.status.emission is True
+    laser.set_shutter(True)  # returns once SHUT? agrees
     assert laser.shutter_open is True
     assert laser.power > 1
     bright = pm.power
@@ -96,19 +98,19 @@ def test_power_meter_follows_laser_and_mount(lab: SimLab) -> None:
     assert pm.power < bright / 100  # cos²(90°): extinguished
     assert plate.move_to(90) == pytest.approx(90, abs=0.01)
     assert pm.power == pytest.approx(bright, rel=0.05)
-    laser.shutter_open = False
+    laser.set_shutter(False)
     laser.emission_off()
     assert laser.status.modelocked is False
 
 
 def test_maitai_warmup_error_and_wavelength(lab: SimLab) -> None:
     laser = MaiTai(transport(lab, "maitai"), terminator="CR")
-    assert laser.warmup_percent < 100
-    laser.send("ON")  # bypass the driver's check to see the laser's own refusal
-    code, message = laser.error
-    assert code != 0
-    assert "warming" in message.lower()
-    laser.wavelength = 900
+    assert laser.warmup_percent == 0
+    laser.start_warmup()
+    assert 0 < laser.warmup_percent < 100
+    with pytest.raises(InstrumentError, match="warming"):
+        laser.command("ON")  # bypass the driver's check to see the laser's own refusal
+    laser.set_wavelength(900)
     assert laser.wavelength == 900
     assert laser.actual_wavelength < 900  # still tuning
     time.sleep(0.6)
@@ -117,6 +119,7 @@ def test_maitai_warmup_error_and_wavelength(lab: SimLab) -> None:
 
 def test_maitai_watchdog_turns_the_pump_off_when_nobody_talks(lab: SimLab) -> None:
     laser = MaiTai(transport(lab, "maitai"))
+    laser.start_warmup()
     time.sleep(0.7)
     laser.emission_on()
     laser.set_watchdog(1)
@@ -148,7 +151,7 @@ def test_bad_values_send_nothing_to_the_simulators(lab: SimLab) -> None:
     for action in (
         lambda: esp.axis(1).move_to(30),
         lambda: setattr(pm, "wavelength", 2000),
-        lambda: setattr(laser, "wavelength", 10),
+        lambda: laser.set_wavelength(10),
     ):
         with pytest.raises(ValueRefused):
             action()
@@ -216,6 +219,104 @@ def test_flow_control_forms_both_work_on_the_pty(lab: SimLab) -> None:
     """Sources disagree on the ESP300's RTS/CTS and the MaiTai's XON/XOFF: both settings are
     configurable, and pyserial opens the pty with either."""
     esp = ESP300(transport(lab, "esp300", rtscts=True), {1: AxisLimits(-25, 25)})
-    assert esp.idn.startswith("ESP300")
+    assert esp.identify().startswith("ESP300")
     laser = MaiTai(transport(lab, "maitai", xonxoff=True), terminator="CRLF")
     assert laser.warmup_percent >= 0
+
+
+# --- the faults real ports show, on real ptys ------------------------------------------
+
+
+def test_1830c_late_reply_costs_one_reading_and_never_shifts_the_answers(lab: SimLab) -> None:
+    """A W? answered after the timeout: that question fails, the late answer is dropped
+    while the line settles, and every later reading is a power, not a wavelength."""
+    pm = PowerMeter1830C(transport(lab, "1830c", timeout=0.3))
+    lab.ports["1830c"].late_s = 0.5
+    lab.ports["1830c"].inject("late")
+    with pytest.raises(ReplyTimeout):
+        _ = pm.wavelength
+    readings = [pm.power for _ in range(5)]
+    assert all(r < 1e-6 for r in readings)  # dark: powers, never 800
+    assert pm.wavelength == 800
+
+
+def test_1830c_reply_split_across_reads_is_reassembled(lab: SimLab) -> None:
+    pm = PowerMeter1830C(transport(lab, "1830c"))
+    lab.ports["1830c"].inject("split", count=3)
+    assert [pm.wavelength for _ in range(3)] == [800, 800, 800]
+
+
+def test_1830c_echo_is_turned_off_and_skipped(lab: SimLab) -> None:
+    lab.pm.echo = True  # a meter left echoing
+    pm = PowerMeter1830C(transport(lab, "1830c"))
+    assert pm.wavelength == 800  # the echoed "W?" is skipped
+    pm.echo_off()
+    assert pm.wavelength == 800
+    assert lab.pm.echo is False
+
+
+def test_1830c_dropped_terminator_loses_one_reading_only(lab: SimLab) -> None:
+    pm = PowerMeter1830C(transport(lab, "1830c", timeout=0.3))
+    lab.ports["1830c"].inject("drop")
+    with pytest.raises(ReplyTimeout):
+        _ = pm.wavelength
+    assert pm.wavelength == 800
+    assert pm.wavelength == 800
+
+
+def test_1830c_saturation_is_recorded_with_the_reading(lab: SimLab) -> None:
+    pm = PowerMeter1830C(transport(lab, "1830c"))
+    lab.world.laser_output = lambda now: 100.0  # far above what the detector takes
+    reading = pm.reading()
+    assert reading.flags == ["saturated"]
+    lab.world.laser_output = lambda now: 0.0
+    assert pm.reading().flags == []  # latched bits were cleared after being read
+
+
+def test_noise_at_connect_is_dropped(lab: SimLab) -> None:
+    port = lab.ports["1830c"]
+    port.inject("noise")
+    t = transport(lab, "1830c")
+    assert PowerMeter1830C(t).wavelength == 800
+    assert port.noise_sent > 0
+
+
+def test_esp300_late_error_check_is_settled_by_the_desired_position(lab: SimLab) -> None:
+    esp = ESP300(transport(lab, "esp300", timeout=0.3), {1: AxisLimits(-25, 25)})
+    esp.clear_errors()
+    port = lab.ports["esp300"]
+    port.late_s = 0.4
+    port.inject("late", count=1)  # the next reply is TE?'s, after the PA
+    assert esp.axis(1).move_to(5) == 5.0  # made, and not reported as failed
+    esp.axis(1).wait_until_stopped(3)
+    assert esp.axis(1).position == pytest.approx(5)
+    assert esp.error_code() == 0
+
+
+def test_ell14_late_move_reply_is_dropped_and_the_bus_stays_in_step(lab: SimLab) -> None:
+    bus = transport(lab, "ell14", timeout=0.5)
+    mount = Ell14(bus, "0", move_timeout=0.1, reply_timeout=0.5)
+    other = Ell14(bus, "1", reply_timeout=0.5)
+    mount.identify()
+    other.identify()
+    with pytest.raises(ReplyTimeout):
+        mount.move_to(180)  # a quarter second at full speed: longer than its timeout
+    assert mount.wait_idle(2) == 0
+    assert mount.angle == pytest.approx(180, abs=0.01)
+    assert other.angle == pytest.approx(0, abs=0.01)
+    assert mount.status() == 0
+
+
+def test_ell14_echo_and_split_replies_are_matched(lab: SimLab) -> None:
+    bus = transport(lab, "ell14", timeout=0.5)
+    mount = Ell14(bus, "2")
+    mount.identify()
+    port = lab.ports["ell14"]
+    port.fault = "echo"
+    port.inject("split", count=2)
+    assert mount.move_to(30) == pytest.approx(30, abs=0.01)
+    assert mount.angle == pytest.approx(30, abs=0.01)
+    port.fault = None
+    mount.velocity = 50
+    assert mount.velocity == 50
+    mount.stop()

@@ -1,8 +1,9 @@
-"""``dome``: serve (all processes), control, api, import-corrections."""
+"""``dome``: serve (all processes), control, api, corrections import/lookup."""
 
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import signal
 import subprocess
@@ -32,10 +33,62 @@ def _parser() -> argparse.ArgumentParser:
         s.add_argument("--sim", action="store_true", help="simulated dome instead of the hardware")
         if name != "control":
             s.add_argument("--listen", help="HOST:PORT for the API (overrides DOME_LISTEN)")
-    imp = sub.add_parser("import-corrections", help="convert the old spreadsheet export to CSV")
-    imp.add_argument("source", type=Path)
-    imp.add_argument("target", type=Path)
+    corr = sub.add_parser("corrections", help="the measured dome correction table")
+    corr_sub = corr.add_subparsers(dest="action", required=True)
+    imp = corr_sub.add_parser("import", help="import Loi_coupole.xlsx into the controller")
+    imp.add_argument("source", type=Path, help="the workbook (.xlsx)")
+    imp.add_argument("--config", type=Path, help="YAML settings file")
+    look = corr_sub.add_parser(
+        "lookup", help="the dome azimuth the controller would command for an object"
+    )
+    look.add_argument("--alt", type=float, required=True, help="object altitude, degrees")
+    look.add_argument("--az", type=float, required=True, help="object azimuth, degrees")
+    look.add_argument("--pier", choices=["east", "west"], help="the mount's side, if known")
+    look.add_argument("--config", type=Path, help="YAML settings file")
     return p
+
+
+def _corrections(args: argparse.Namespace) -> int:
+    from dome.control.ipc import IpcClient
+    from dome.core.corrections import CorrectionTable, CorrectionTableError, import_xlsx
+    from dome.core.errors import DomeError
+    from dome.core.tracking import build_calculator
+
+    settings = get_settings(args.config)
+    if args.action == "import":
+        try:
+            imported = import_xlsx(args.source, settings.corrections_flip_threshold_deg)
+        except CorrectionTableError as exc:
+            print(f"dome: {args.source}: {exc}", file=sys.stderr)
+            return 1
+        imported.save(settings.corrections_file)
+        print(f"{args.source}: {imported.report()}")
+        print(f"saved to {settings.corrections_file}")
+        client = IpcClient(settings.socket_path, timeout=2)
+        try:
+            client.call("reload_corrections")
+            print("the running controller uses it now")
+        except DomeError:
+            print("the controller is not running: it will use it when it starts")
+        finally:
+            client.close()
+        return 0
+    for name, value, lo, hi in (("--alt", args.alt, -90, 90), ("--az", args.az, 0, 360)):
+        if not math.isfinite(value) or not lo <= value <= hi:
+            print(f"dome: {name} must be in [{lo}, {hi}] degrees, got {value}", file=sys.stderr)
+            return 2
+    table: CorrectionTable | None
+    try:
+        table = CorrectionTable.load(settings.corrections_file)
+    except CorrectionTableError as exc:
+        print(f"dome: {exc}", file=sys.stderr)
+        return 1
+    calc = build_calculator(settings, table)
+    p = calc.slit(args.alt, args.az % 360.0, args.pier)
+    print(f"dome azimuth {p.dome_azimuth:.2f} deg  ({p.rule})")
+    if table is None:
+        print(f"no correction table imported ({settings.corrections_file} missing)")
+    return 0
 
 
 def _settings(args: argparse.Namespace) -> DomeSettings:
@@ -51,17 +104,8 @@ def _settings(args: argparse.Namespace) -> DomeSettings:
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    if args.command == "import-corrections":
-        from dome.core.corrections import CorrectionTableError, import_legacy
-
-        try:
-            table = import_legacy(args.source.read_text(encoding="utf-8-sig"), str(args.source))
-        except (OSError, CorrectionTableError) as exc:
-            print(f"dome: {exc}", file=sys.stderr)
-            return 1
-        args.target.write_text(table.to_csv())
-        print(f"{len(table.azimuths)} points written to {args.target}")
-        return 0
+    if args.command == "corrections":
+        return _corrections(args)
     settings = _settings(args)
     configure_logging(settings.log_level)
     if args.command == "control":

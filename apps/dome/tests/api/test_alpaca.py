@@ -19,7 +19,6 @@ from alpaca.exceptions import (
     InvalidValueException,
     NotConnectedException,
     NotImplementedException,
-    ParkedException,
 )
 
 from dome.api.alpaca import client_allowed
@@ -73,11 +72,11 @@ def test_slew_sync_abort_through_alpyca(dome: Dome) -> None:
         _ = dome.ShutterStatus
     with pytest.raises(NotImplementedException):
         dome.OpenShutter()
-    assert dome.InterfaceVersion == 2
+    assert dome.InterfaceVersion == 3
     assert dome.Name
 
 
-def test_park_home_and_parked_refusal(dome: Dome, dome_server: DomeServer) -> None:
+def test_park_home_and_a_slew_while_parked_unparks(dome: Dome, dome_server: DomeServer) -> None:
     wait_still(dome)
     here = dome.Azimuth
     with dome_server.client() as c:  # home 10 degrees away, park where it is: a short test
@@ -86,8 +85,13 @@ def test_park_home_and_parked_refusal(dome: Dome, dome_server: DomeServer) -> No
     dome.Park()
     wait_still(dome)
     assert dome.AtPark
-    with pytest.raises(ParkedException):
-        dome.SlewToAzimuth(10.0)
+    dome.SlewToAzimuth((here + 5) % 360)  # any slew resets AtPark, per the spec
+    assert not dome.AtPark
+    wait_still(dome)
+    assert abs(shortest_delta(dome.Azimuth, (here + 5) % 360)) <= ONE_COUNT
+    dome.Park()
+    wait_still(dome)
+    assert dome.AtPark
     dome.FindHome()
     wait_still(dome)
     assert dome.AtHome
@@ -174,7 +178,10 @@ def _asgi(settings: dict[str, Any], client: tuple[str, int]) -> httpx.AsyncClien
     ("settings", "client", "headers", "code"),
     [
         ({"alpaca_access": "off"}, ("127.0.0.1", 5000), {}, 403),
-        ({}, ("192.0.2.7", 5000), {}, 403),
+        ({}, ("192.0.2.7", 5000), {}, 403),  # a public address: refused by default
+        ({}, ("192.168.1.20", 5000), {}, 200),  # the observatory's LAN: allowed by default
+        ({}, ("10.4.0.9", 5000), {}, 200),
+        ({}, ("203.0.113.5", 5000), {}, 403),
         ({"alpaca_allow_networks": ["192.0.2.0/24"]}, ("192.0.2.7", 5000), {}, 200),
         ({"alpaca_basic_user": "obs", "alpaca_basic_password": "pw"}, ("127.0.0.1", 5000), {}, 401),
         (

@@ -34,3 +34,19 @@ def test_a_telescope_outside_the_dome_is_a_configuration_error() -> None:
     g = DomeGeometry(radius_m=1.0, latitude_deg=52.0, mount_offset_north_m=3.0)
     with pytest.raises(ValueError, match="outside the dome"):
         g.slit_azimuth(10.0, 180.0)
+
+
+@pytest.mark.parametrize(
+    ("alt", "az", "lat", "ha"),
+    [
+        (38.0, 180.0, 52.0, 0.0),  # due south on the meridian
+        (0.0, 270.0, 0.0, 90.0),  # at the equator, due west on the horizon: 6 h west
+        (0.0, 90.0, 0.0, -90.0),
+        (52.0, 0.0, 52.0, 180.0),  # the pole... just below it: the lower meridian
+    ],
+)
+def test_hour_angle_from_altitude_and_azimuth(alt: float, az: float, lat: float, ha: float) -> None:
+    from dome.core.geometry import hour_angle
+
+    got = hour_angle(alt - (1e-6 if az == 0 else 0), az, lat)
+    assert abs(shortest_delta(got, ha)) < 1e-3

@@ -68,13 +68,13 @@ def test_out_of_range_positions_are_refused() -> None:
         build_frame(1024)
 
 
-def test_spi_encoder_reads_two_bytes_msb_first(monkeypatch: pytest.MonkeyPatch) -> None:
-    """spidev stands in for the Pi's SPI bus (no /dev/spidev here); the test checks the
-    settings it is opened with and how the two bytes become one frame."""
+def test_spidev_is_opened_with_the_settings(monkeypatch: pytest.MonkeyPatch) -> None:
+    """spidev stands in for the Pi's SPI bus (no /dev/spidev here): the test checks the
+    settings it is opened with."""
     import sys
     import types
 
-    from dome.hardware.encoder import SpiEncoder
+    from dome.hardware.encoder import open_spidev
 
     opened: dict[str, object] = {}
 
@@ -82,22 +82,75 @@ def test_spi_encoder_reads_two_bytes_msb_first(monkeypatch: pytest.MonkeyPatch) 
         def open(self, bus: int, device: int) -> None:
             opened["bus"] = (bus, device)
 
-        def xfer2(self, data: list[int]) -> list[int]:
-            opened["sent"] = data
-            word = build_frame(700)
-            return [word >> 8, word & 0xFF]
-
-        def close(self) -> None:
-            opened["closed"] = True
-
     fake = types.ModuleType("spidev")
     fake.SpiDev = FakeSpiDev  # type: ignore[attr-defined]
     monkeypatch.setitem(sys.modules, "spidev", fake)
-    enc = SpiEncoder(0, 1, 500_000, 3)
-    assert parse_frame(enc.read_word()).position == 700
+    spi = open_spidev(0, 1, 500_000, 0)
     assert opened["bus"] == (0, 1)
-    assert opened["sent"] == [0, 0]
-    enc.close()
-    assert opened["closed"]
+    assert (spi.max_speed_hz, spi.mode) == (500_000, 0)
     with pytest.raises(ValueError, match="1 MHz"):
-        SpiEncoder(0, 0, 2_000_000, 3)
+        open_spidev(0, 0, 2_000_000, 0)
+
+
+class WireSpi:
+    """What the EMS22A puts on MISO for a 24-clock transfer: ``lead`` bits before D9
+    (the level the line had), the 16-bit frame, then the daisy-chain input (low)."""
+
+    def __init__(self, word: int, lead: int, lead_level: int = 0) -> None:
+        bits = [lead_level] * lead + [(word >> (15 - i)) & 1 for i in range(16)]
+        bits += [0] * (24 - len(bits))
+        self.data = [int("".join(map(str, bits[i : i + 8])), 2) for i in (0, 8, 16)]
+        self.sent: list[int] = []
+
+    def xfer2(self, data: list[int]) -> list[int]:
+        self.sent = data
+        return self.data
+
+    def close(self) -> None:
+        pass
+
+
+@pytest.mark.parametrize(("mode", "lead"), [(0, 1), (1, 0)])
+@pytest.mark.parametrize("lead_level", [0, 1])
+def test_the_frame_is_found_after_the_leading_bits_of_the_mode(
+    mode: int, lead: int, lead_level: int
+) -> None:
+    from dome.hardware.encoder import SpiEncoder
+
+    word = build_frame(700)
+    spi = WireSpi(word, lead, lead_level)
+    sample = SpiEncoder(spi, mode).read()
+    assert sample.counts == 700
+    assert spi.sent == [0, 0, 0]  # 24 clocks: the parity bit arrives in every mode
+
+
+def test_a_wrong_mode_setting_reads_parity_errors_not_positions() -> None:
+    """The frame as DriftApp's mode 0 wiring delivers it, read as if it were mode 1:
+    shifted by a bit, so parity (or the status bits) refuse most positions."""
+    from dome.hardware.encoder import SpiEncoder
+
+    wrong = 0
+    for pos in range(0, 1024, 7):
+        sample = SpiEncoder(WireSpi(build_frame(pos), 1), 1).read()
+        wrong += sample.counts != pos and sample.counts is not None
+        if sample.counts is None:
+            assert sample.error is not None
+    assert wrong == 0  # never a wrong position, only refusals
+
+
+def test_driftapp_extraction_reads_twice_the_count_rate_in_mode_0() -> None:
+    """DriftApp's ``(b0 & 0x3F) << 4 | b1 >> 4`` on a mode-0 2-byte transfer, where D9 is
+    at bit 14, reads D8..D0 and OCF: twice our count (mod 1024), which its calibration
+    factor 0.010851 = (50 / 2303) / 2 absorbs. This is the evidence for one leading bit."""
+    for pos in (1, 100, 300, 511):
+        data = WireSpi(build_frame(pos), 1).data[:2]
+        driftapp = ((data[0] & 0x3F) << 4) | (data[1] >> 4)
+        assert driftapp == (2 * pos + 1) % 1024  # OCF (1 when ready) is the new LSB
+    assert pytest.approx(50 / 2303 / 2, rel=1e-3) == 0.010851
+
+
+def test_modes_2_and_3_are_refused() -> None:
+    from dome.hardware.encoder import SpiEncoder
+
+    with pytest.raises(ValueError, match="0 or 1"):
+        SpiEncoder(WireSpi(0, 0), 3)

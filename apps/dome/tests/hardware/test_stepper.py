@@ -1,18 +1,29 @@
-import sys
-import types
-from typing import Any
+"""The lgpio stepper driver against the lgpio stand-in with lgpio's real timing
+(:mod:`dome.sim.lgpio`): lgpio itself is the only judge of what is still queued."""
+
+from __future__ import annotations
 
 import pytest
 
-from dome.hardware.stepper import DirectionChangeError, LgpioStepper, Segment, _Timeline
+from dome.core.ports import DirectionChangeError, QueueFullError, Segment
+from dome.hardware.stepper import LgpioStepper
+from dome.sim.lgpio import SimLgpio
 
 
 class Clock:
     def __init__(self) -> None:
-        self.now = 0.0
+        self.now = 50.0
 
     def __call__(self) -> float:
         return self.now
+
+
+def make(seed: int = 1) -> tuple[LgpioStepper, SimLgpio, Clock]:
+    clock = Clock()
+    lg = SimLgpio(clock, seed=seed)
+    lg.watch_dir(17, 18)
+    h = lg.gpiochip_open(0)
+    return LgpioStepper(lg, h, 17, 18, clock=clock), lg, clock
 
 
 @pytest.mark.parametrize(
@@ -29,71 +40,62 @@ def test_bad_segments_are_refused(direction: int, rate: float, steps: int, messa
         Segment(direction, rate, steps)
 
 
-def test_timeline_counts_pulses_as_they_play() -> None:
-    clock = Clock()
-    line = _Timeline(clock)
-    line.add(Segment(1, 100.0, 50))  # 0.5 s
-    line.add(Segment(1, 200.0, 100))  # then 0.5 s more
-    assert line.pending() == 150
-    clock.now = 0.25
-    assert line.emitted() == 25
-    clock.now = 0.75
-    assert line.emitted() == 100
-    assert line.pending() == 50
-    line.cut()
-    clock.now = 2.0
-    assert line.emitted() == 100
-    assert line.pending() == 0
+def sent(lg: SimLgpio, clock: Clock) -> int:
+    return sum(n for _, n in lg.take_edges(18, clock.now))
 
 
-class FakeLgpio(types.ModuleType):
-    """Stands in for lgpio, which only runs on a Raspberry Pi (no GPIO chip here); it
-    records the calls so the test can check what the driver asks of the pulse engine."""
-
-    TX_PWM = 0
-
-    def __init__(self) -> None:
-        super().__init__("lgpio")
-        self.calls: list[tuple[Any, ...]] = []
-        self.busy = False
-
-    def gpiochip_open(self, chip: int) -> int:
-        self.calls.append(("open", chip))
-        return 7
-
-    def gpio_claim_output(self, h: int, gpio: int, level: int) -> None:
-        self.calls.append(("claim", gpio, level))
-
-    def gpio_write(self, h: int, gpio: int, level: int) -> None:
-        self.calls.append(("write", gpio, level))
-
-    def tx_pulse(
-        self, h: int, gpio: int, on: int, off: int, offset: int = 0, cycles: int = 0
-    ) -> int:
-        self.calls.append(("pulse", gpio, on, off, cycles))
-        return 10
-
-    def tx_busy(self, h: int, gpio: int, kind: int) -> bool:
-        return self.busy
-
-    def gpiochip_close(self, h: int) -> None:
-        self.calls.append(("close",))
+@pytest.mark.parametrize("seed", range(6))
+def test_emitted_steps_never_run_ahead_of_lgpio(seed: int) -> None:
+    """The driver's count of pulses sent is exact for finished segments and an
+    under-estimate for the one playing: never more than lgpio really sent."""
+    stepper, lg, clock = make(seed)
+    real = 0
+    for i in range(60):
+        if i < 40 and stepper.room() > 0:
+            stepper.queue(Segment(1, 2000.0, 40))
+        clock.now += 0.007
+        real += sent(lg, clock)
+        assert 0 <= stepper.emitted_steps() <= real
+    clock.now += 1.0
+    real += sent(lg, clock)
+    assert stepper.emitted_steps() == real
+    assert not stepper.busy()
 
 
-def test_lgpio_stepper_queues_pulses_sets_dir_first_and_flushes(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    fake = FakeLgpio()
-    monkeypatch.setitem(sys.modules, "lgpio", fake)
-    clock = Clock()
-    stepper = LgpioStepper(0, dir_gpio=17, step_gpio=18, clock=clock)
+def test_dir_is_set_before_the_first_pulse_and_only_when_drained() -> None:
+    stepper, lg, clock = make()
     stepper.queue(Segment(1, 1000.0, 20))
-    assert fake.calls[-1] == ("pulse", 18, 10, 990, 20)
-    stepper.queue(Segment(-1, 500.0, 5))
-    assert fake.calls[-2:] == [("write", 17, 0), ("pulse", 18, 10, 1990, 5)]
-    fake.busy = True
     with pytest.raises(DirectionChangeError):
-        stepper.queue(Segment(1, 500.0, 5))
+        stepper.queue(Segment(-1, 1000.0, 20))
+    assert lg.dir_changes_while_busy == 0
+    clock.now += 0.2
+    assert not stepper.busy()
+    stepper.queue(Segment(-1, 1000.0, 20))
+    assert lg.level(17) == 0
+    clock.now += 0.2
+    runs = lg.take_edges(18, clock.now)
+    dir_change = lg._outputs[17].changes[-1][0]
+    assert runs
+    assert runs[-1][0] - dir_change >= 10  # the DIR lead time, from lgpio's start offset
+    assert stepper.emitted_steps() == 0  # 20 one way, 20 back
+
+
+def test_a_full_queue_is_reported_not_overrun() -> None:
+    stepper, _lg, _clock = make()
+    for _ in range(10):
+        stepper.queue(Segment(1, 1000.0, 100))
+    assert stepper.room() == 0
+    with pytest.raises(QueueFullError):
+        stepper.queue(Segment(1, 1000.0, 100))
+
+
+def test_flush_stops_now() -> None:
+    stepper, lg, clock = make()
+    stepper.queue(Segment(1, 1000.0, 1000))
+    clock.now += 0.3
     stepper.flush()
-    assert fake.calls[-1] == ("pulse", 18, 0, 0, 0)
-    assert stepper.pending_steps() == 0
+    assert not stepper.busy()
+    real = sent(lg, clock)
+    clock.now += 1.0
+    assert sent(lg, clock) == 0
+    assert stepper.emitted_steps() <= real

@@ -85,7 +85,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
     if settings.cache_namespace and not dry_run:
         try:
-            kube.write_cache(settings.cache_namespace, settings.cache_configmap, github.cache)
+            kube.write_cache(
+                settings.cache_namespace, settings.cache_configmap, github.kept_cache()
+            )
         except KubeError as exc:
             log.warning("cannot write the ETag cache", error=str(exc))
     if settings.pushgateway:

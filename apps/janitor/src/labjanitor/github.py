@@ -15,6 +15,13 @@ This client never retries and never sleeps: a caller that must not make more tha
 call per pull request per run (the janitor) gets a `RateLimitedError` and keeps what it
 could not decide. Once the limit is reached (or the remaining budget falls to `reserve`),
 further calls fail at once without a request.
+
+One `httpx.Client` serves every request of a run: its connection pool keeps the TLS
+connection to the API alive between requests (GitHub answers HTTP/1.1 keep-alive), so a
+run pays one handshake, not one per request. Requests are made one after the other, as
+GitHub's "Best practices for using the REST API" asks ("make requests serially instead of
+concurrently" to stay clear of the secondary rate limits); a run needs few of them because
+`pulls_pages` answers up to 100 pull requests per request (see `labjanitor.pulls`).
 """
 
 from __future__ import annotations
@@ -70,6 +77,8 @@ class PullRequest:
 class Cached:
     etag: str
     body: Any
+    link: str = ""
+    """The answer's `Link` header: a page answered from the cache still has a next page."""
 
 
 @dataclass
@@ -78,6 +87,15 @@ class CallLog:
 
     requests: list[tuple[str, str]] = field(default_factory=list)
     not_modified: int = 0
+
+
+@dataclass(frozen=True)
+class PullsPage:
+    """One page of a repository's pull requests, newest first."""
+
+    pulls: tuple[PullRequest, ...]
+    has_next: bool
+    not_modified: bool
 
 
 class GitHubClient:
@@ -103,6 +121,8 @@ class GitHubClient:
         )
         self.reserve = reserve
         self.cache: dict[str, Cached] = cache if cache is not None else {}
+        self.used: set[str] = set()
+        """Cache keys asked for in this client's lifetime (what is worth keeping)."""
         self.calls = CallLog()
         self.remaining: int | None = None
         self.reset_at: float | None = None
@@ -155,6 +175,8 @@ class GitHubClient:
         key = str(self._http.build_request(method, url, params=params).url)
         headers = {}
         cached = self.cache.get(key) if conditional else None
+        if conditional:
+            self.used.add(key)
         if cached is not None:
             headers["If-None-Match"] = cached.etag
         self.calls.requests.append((method, key))
@@ -165,7 +187,13 @@ class GitHubClient:
         self._note_limits(response)
         if response.status_code == 304 and cached is not None:
             self.calls.not_modified += 1
-            return httpx.Response(200, json=cached.body, request=response.request)
+            link = response.headers.get("link") or cached.link
+            return httpx.Response(
+                200,
+                json=cached.body,
+                headers={"link": link} if link else None,
+                request=response.request,
+            )
         if response.status_code in (403, 429) and (
             response.headers.get("x-ratelimit-remaining") == "0"
             or "retry-after" in response.headers
@@ -184,7 +212,9 @@ class GitHubClient:
         etag = response.headers.get("etag")
         if conditional and etag and method == "GET":
             body = response.json()
-            self.cache[key] = Cached(etag, cache_as(body) if cache_as else body)
+            self.cache[key] = Cached(
+                etag, cache_as(body) if cache_as else body, response.headers.get("link", "")
+            )
         return response
 
     def paginate(self, url: str, params: Mapping[str, Any] | None = None) -> Iterator[Any]:
@@ -200,24 +230,52 @@ class GitHubClient:
             match = _NEXT.search(response.headers.get("link", ""))
             next_url, next_params = (match.group(1), None) if match else (None, None)
 
+    def kept_cache(self) -> dict[str, Cached]:
+        """The cache entries this run asked for: what to store for the next run. Entries of
+        pull requests no longer asked about (their namespaces are gone) are dropped, so the
+        stored cache does not grow without end (a ConfigMap holds at most 1 MiB)."""
+        return {k: v for k, v in self.cache.items() if k in self.used}
+
     # --- endpoints ---------------------------------------------------------------
 
     def get_pull(self, repository: str, number: int) -> PullRequest:
         url = f"/repos/{repository}/pulls/{number}"
         data = self.request("GET", url, conditional=True, cache_as=_pull_fields).json()
-        try:
-            return PullRequest(
-                number=int(data["number"]),
-                state=str(data["state"]),
-                merged=bool(data.get("merged") or data.get("merged_at")),
-                head_sha=str(data["head"]["sha"]),
-                head_repository=str((data["head"].get("repo") or {}).get("full_name") or ""),
-                base_repository=str(data["base"]["repo"]["full_name"]),
-                labels=tuple(str(label["name"]) for label in data.get("labels") or []),
-                author=str((data.get("user") or {}).get("login") or ""),
+        return _parse_pull(data, f"pull {repository}#{number}")
+
+    def pulls_pages(self, repository: str) -> Iterator[PullsPage]:
+        """The repository's pull requests, open and closed, newest first, 100 per request.
+
+        `GET /repos/{owner}/{repo}/pulls` ("List pull requests", REST API 2022-11-28):
+        `state=all` lists open and closed ones; `sort=created` with `direction=desc` orders
+        them by creation, newest first, and pull request numbers are handed out in order of
+        creation, so the numbers fall page by page; `per_page` is at most 100; the next
+        page is the `Link` header's `rel="next"` URL. Its items are "pull request simple"
+        objects: `state`, `merged_at` (there is no `merged` boolean in a list), `head`,
+        `base`, `labels`, `user`. Each page is a conditional request like `get_pull`.
+        """
+        next_url: str | None = f"/repos/{repository}/pulls"
+        params: Mapping[str, Any] | None = {
+            "state": "all",
+            "sort": "created",
+            "direction": "desc",
+            "per_page": 100,
+        }
+        while next_url:
+            before = self.calls.not_modified
+            response = self.request(
+                "GET", next_url, params=params, conditional=True, cache_as=_page_fields
             )
-        except (KeyError, TypeError, ValueError) as exc:
-            raise GitHubError(f"pull {repository}#{number}: unexpected answer ({exc})") from None
+            items = response.json()
+            if not isinstance(items, list):
+                raise GitHubError(f"GET {next_url}: expected a list")
+            match = _NEXT.search(response.headers.get("link", ""))
+            yield PullsPage(
+                pulls=tuple(_parse_pull(item, f"{repository} pulls") for item in items),
+                has_next=match is not None,
+                not_modified=self.calls.not_modified > before,
+            )
+            next_url, params = (match.group(1), None) if match else (None, None)
 
     def list_comments(self, repository: str, number: int) -> list[dict[str, Any]]:
         return list(self.paginate(f"/repos/{repository}/issues/{number}/comments"))
@@ -231,6 +289,26 @@ class GitHubClient:
         url = f"/repos/{repository}/issues/comments/{comment_id}"
         result: dict[str, Any] = self.request("PATCH", url, json={"body": body}).json()
         return result
+
+
+def _parse_pull(data: Any, what: str) -> PullRequest:
+    try:
+        return PullRequest(
+            number=int(data["number"]),
+            state=str(data["state"]),
+            merged=bool(data.get("merged") or data.get("merged_at")),
+            head_sha=str(data["head"]["sha"]),
+            head_repository=str((data["head"].get("repo") or {}).get("full_name") or ""),
+            base_repository=str(data["base"]["repo"]["full_name"]),
+            labels=tuple(str(label["name"]) for label in data.get("labels") or []),
+            author=str((data.get("user") or {}).get("login") or ""),
+        )
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        raise GitHubError(f"{what}: unexpected answer ({exc})") from None
+
+
+def _page_fields(data: Any) -> Any:
+    return [_pull_fields(item) for item in data] if isinstance(data, list) else data
 
 
 def _pull_fields(data: Any) -> Any:

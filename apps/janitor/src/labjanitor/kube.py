@@ -192,7 +192,7 @@ class Kube:
             raise _fail(f"read configmap {namespace}/{name}", exc) from None
         try:
             raw = json.loads((cm.data or {}).get("etags.json", "{}"))
-            return {k: Cached(v["etag"], v["body"]) for k, v in raw.items()}
+            return {k: Cached(v["etag"], v["body"], v.get("link", "")) for k, v in raw.items()}
         except (ValueError, KeyError, TypeError, AttributeError):
             return {}
 
@@ -223,4 +223,7 @@ class Kube:
 
 def _cache_items(cache: Mapping[str, Cached]) -> Iterator[tuple[str, dict[str, Any]]]:
     for key, value in cache.items():
-        yield key, {"etag": value.etag, "body": value.body}
+        item = {"etag": value.etag, "body": value.body}
+        if value.link:
+            item["link"] = value.link
+        yield key, item

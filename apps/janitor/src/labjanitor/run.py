@@ -1,5 +1,6 @@
-"""One janitor run: list the preview namespaces, ask GitHub once per pull request, decide,
-act (unless dry-run), log one line per decision, count everything in metrics."""
+"""One janitor run: list the preview namespaces, ask GitHub about their pull requests (at
+most one request per pull request, usually far fewer), decide, act (unless dry-run), log
+one line per decision, count everything in metrics."""
 
 from __future__ import annotations
 
@@ -12,8 +13,9 @@ from prometheus_client import CollectorRegistry, Counter, Gauge
 
 from labjanitor.core.decide import Policy, decide, needs_pr_state, preserved_within_limit
 from labjanitor.core.model import Action, Decision, PreviewNamespace, PrState, PullRef
-from labjanitor.github import GitHubClient, GitHubError, NotFoundError, RateLimitedError
+from labjanitor.github import GitHubClient
 from labjanitor.kube import Kube, KubeError
+from labjanitor.pulls import pull_states
 from labkit.logs import get_logger
 
 log = get_logger("labjanitor")
@@ -72,38 +74,23 @@ class RunReport:
 
 
 def pr_states(
-    github: GitHubClient, pulls: Iterable[PullRef], metrics: Metrics, report: RunReport
+    github: GitHubClient,
+    pulls: Iterable[PullRef],
+    metrics: Metrics,
+    report: RunReport,
+    now: datetime,
 ) -> dict[PullRef, PrState]:
-    """GitHub's answer for each pull request: one request each at most, none past the limit."""
-    states: dict[PullRef, PrState] = {}
-    for pull in sorted(set(pulls), key=lambda p: (p.repository, p.number)):
-        before = len(github.calls.requests)
-        not_modified = github.calls.not_modified
-        try:
-            pr = github.get_pull(pull.repository, pull.number)
-        except RateLimitedError:
-            states[pull] = PrState.RATE_LIMITED
-            metrics.github_requests.labels("rate_limited").inc()
-        except NotFoundError:
-            states[pull] = PrState.UNKNOWN
-            metrics.github_requests.labels("not_found").inc()
-        except GitHubError as exc:
-            states[pull] = PrState.ERROR
-            metrics.github_requests.labels("error").inc()
-            report.errors.append(f"github {pull.repository}#{pull.number}: {exc}")
-        else:
-            if pr.merged:
-                states[pull] = PrState.MERGED
-            elif pr.state == "closed":
-                states[pull] = PrState.CLOSED
-            elif pr.state == "open":
-                states[pull] = PrState.OPEN
-            else:
-                states[pull] = PrState.ERROR
-            outcome = "not_modified" if github.calls.not_modified > not_modified else "ok"
-            metrics.github_requests.labels(outcome).inc()
-        report.github_calls += len(github.calls.requests) - before
-    return states
+    """GitHub's answer for each pull request: at most one request per pull request, most of
+    them answered by the repository's list of pull requests (`labjanitor.pulls`)."""
+    lookup = pull_states(
+        github,
+        pulls,
+        rotation=int(now.timestamp() // 3600),
+        outcome=lambda outcome: metrics.github_requests.labels(outcome).inc(),
+    )
+    report.errors.extend(lookup.errors)
+    report.github_calls += lookup.requests
+    return lookup.states
 
 
 def decide_all(
@@ -120,7 +107,7 @@ def decide_all(
         for ns in namespaces
         if ns.pull is not None and needs_pr_state(ns, now, ns.name in honoured)
     ]
-    states = pr_states(github, [p for p in wanted if p is not None], metrics, report)
+    states = pr_states(github, [p for p in wanted if p is not None], metrics, report, now)
     decisions = []
     for ns in sorted(namespaces, key=lambda n: n.name):
         within = ns.name in honoured

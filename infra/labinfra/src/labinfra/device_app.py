@@ -62,8 +62,6 @@ class DeviceAppArgs:
     component: str = "device-service"
     job: str | None = None
     """The `job` label of its series (what its alert rules select); the app's name if None."""
-    config_maps: Mapping[str, str] = field(default_factory=dict)
-    """ConfigMaps of the app's namespace to mount read-only: name -> directory."""
 
     def __post_init__(self) -> None:
         check_pinned_image(self.image)
@@ -136,11 +134,7 @@ class DeviceApp(pulumi.ComponentResource):
                 capabilities=k8s.core.v1.CapabilitiesArgs(drop=["ALL"]),
             ),
             # A read-only root filesystem still needs somewhere for temporary files.
-            volume_mounts=[k8s.core.v1.VolumeMountArgs(name="tmp", mount_path="/tmp")]  # noqa: S108
-            + [
-                k8s.core.v1.VolumeMountArgs(name=f"cm-{cm}", mount_path=path, read_only=True)
-                for cm, path in sorted(a.config_maps.items())
-            ],
+            volume_mounts=[k8s.core.v1.VolumeMountArgs(name="tmp", mount_path="/tmp")],  # noqa: S108
         )
         return k8s.apps.v1.Deployment(
             f"{name}-deployment",
@@ -170,13 +164,6 @@ class DeviceApp(pulumi.ComponentResource):
                                 name="tmp",
                                 empty_dir=k8s.core.v1.EmptyDirVolumeSourceArgs(size_limit="16Mi"),
                             )
-                        ]
-                        + [
-                            k8s.core.v1.VolumeArgs(
-                                name=f"cm-{cm}",
-                                config_map=k8s.core.v1.ConfigMapVolumeSourceArgs(name=cm),
-                            )
-                            for cm in sorted(a.config_maps)
                         ],
                     ),
                 ),

@@ -11,6 +11,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+import yaml
+
 
 def find_workspace(start: Path | None = None) -> Path:
     """The repository root: the nearest directory above with ansible.cfg and playbooks/."""
@@ -69,9 +71,28 @@ def run_playbook(
 
 
 def prepare_controller(root: Path, host_names: list[str]) -> None:
-    """Make the sandbox vault (and its password file) and forget facts of earlier hosts."""
+    """Make the sandbox vault (and its password file) and the controller's SSH key (the
+    sandbox inventory names it), and forget facts of earlier hosts."""
+    from labhosts.layout import Layout
+    from labhosts.machines import ensure_controller_key
+
+    ensure_controller_key(Layout())
     subprocess.run([sys.executable, str(root / "scripts" / "sandbox-vault")], cwd=root, check=True)
     facts = root / ".cache" / "ansible" / "facts"
     for name in host_names:
         for cached in facts.glob(f"*{name}"):
             cached.unlink()
+
+
+def vault_values(root: Path, inventory: str = "inventory/sandbox") -> dict[str, str]:
+    """The decrypted vault of an inventory (the sandbox's holds throw-away random values)."""
+    vault = root / inventory / "group_vars" / "all" / "vault.yml"
+    done = subprocess.run(
+        [ansible_bin("ansible-vault"), "view", str(vault)],
+        cwd=root,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    values = yaml.safe_load(done.stdout) or {}
+    return {str(key): str(value) for key, value in values.items()}

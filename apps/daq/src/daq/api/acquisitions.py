@@ -6,7 +6,7 @@ from fastapi import APIRouter
 
 from daq.api.deps import LabDep
 from daq.api.models import AcquisitionInfo, AcquisitionRequest
-from daq.core.acquisition import Acquisition, AcquisitionPlan
+from daq.core.acquisition import Acquisition, AcquisitionPlan, RunInfo
 
 router = APIRouter(prefix="/acquisitions", tags=["acquisitions"])
 
@@ -14,23 +14,28 @@ router = APIRouter(prefix="/acquisitions", tags=["acquisitions"])
 def _info(a: Acquisition) -> AcquisitionInfo:
     return AcquisitionInfo(
         id=a.id,
+        kind=a.kind,
         state=a.state,
         path=str(a.path),
-        readings=a.plan.readings,
-        rate_hz=a.plan.rate_hz,
-        format=a.plan.format,
+        format=a.format,
+        readings=a.readings,
         rows=a.rows,
+        rows_on_disk=a.rows_on_disk,
         gap_rows=a.gap_rows,
+        flagged_rows=a.flagged_rows,
         started_at=a.started_at,
         ended_at=a.ended_at,
         error=a.error,
+        rate_hz=a.plan.rate_hz,
+        operator=a.plan.info.operator,
+        sample=a.plan.info.sample,
     )
 
 
 @router.post("", status_code=201, operation_id="start_acquisition")
 def start(body: AcquisitionRequest, lab: LabDep) -> AcquisitionInfo:
-    lab.check_readings(body.readings)
-    plan = AcquisitionPlan(body.readings, body.rate_hz, body.format, body.duration_s, body.label)
+    info = RunInfo(body.operator, body.sample, body.notes, body.label)
+    plan = AcquisitionPlan(body.readings, body.rate_hz, body.format, body.duration_s, info)
     return _info(lab.acquisitions.start(plan))
 
 

@@ -8,7 +8,18 @@ from contextlib import asynccontextmanager
 from fastapi import Depends, FastAPI
 from starlette.concurrency import run_in_threadpool
 
-from daq.api import acquisitions, instruments, lasers, mounts, powermeters, scans, stages, stream
+from daq import __version__
+from daq.api import (
+    acquisitions,
+    instruments,
+    lasers,
+    mounts,
+    page,
+    powermeters,
+    scans,
+    stages,
+    stream,
+)
 from daq.api.deps import auth, require_token
 from daq.api.errors import ERROR_RESPONSES, HTTP_ERRORS
 from daq.core.lab import Lab
@@ -33,7 +44,7 @@ def create_app(lab: Lab, token: str, *, manage_lab: bool = True) -> FastAPI:
 
     app = FastAPI(
         title="daq",
-        version="0.1.0",
+        version=__version__,
         description="Lab-instrument daemon: ESP300, 1830-C, MaiTai, ELL14; acquisitions, scans.",
         lifespan=lifespan,
     )
@@ -52,6 +63,8 @@ def create_app(lab: Lab, token: str, *, manage_lab: bool = True) -> FastAPI:
         detail = {name: inst.up for name, inst in lab.instruments.items()}
         return Health(ok=lab.healthy() or not manage_lab, detail={"instruments": detail})
 
+    app.include_router(page.router)
+    app.mount("/static", page.static_files(), name="static")
     app.router.routes.append(metrics_route(lab.metrics.registry))
     app.router.routes.append(health_route(health))
     install_offline_docs(app)

@@ -32,4 +32,11 @@ def list_readings(lab: LabDep) -> list[str]:
 
 @router.get("/readings/{name}", operation_id="read")
 def read(name: str, lab: LabDep) -> Reading:
-    return Reading(name=name, value=lab.read(name))
+    sample = lab.read(name)
+    return Reading(
+        name=name,
+        value=sample.value,
+        good=sample.good,
+        flags=list(sample.flags),
+        status=sample.status,
+    )

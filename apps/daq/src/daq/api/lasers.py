@@ -14,23 +14,7 @@ router = APIRouter(prefix="/lasers", tags=["lasers"])
 
 @router.get("/{name}", operation_id="get_laser")
 def get_laser(name: str, lab: LabDep) -> LaserState:
-    laser = lab.get(name, Laser)
-    d = laser.driver
-
-    def state() -> LaserState:
-        status = d.status
-        return LaserState(
-            warmup_percent=d.warmup_percent,
-            emission_possible=status.emission_possible,
-            modelocked=status.modelocked,
-            shutter_open=d.shutter_open,
-            wavelength_nm=d.actual_wavelength,
-            commanded_wavelength_nm=d.wavelength,
-            power_w=d.power,
-            interlock_closed=laser.interlock_closed,
-        )
-
-    return laser.run("state", state)
+    return LaserState.model_validate(lab.get(name, Laser).state())
 
 
 @router.put("/{name}/wavelength", operation_id="set_laser_wavelength")
@@ -47,5 +31,10 @@ def set_shutter(name: str, body: LaserShutter, lab: LabDep) -> Done:
 
 @router.put("/{name}/emission", operation_id="set_laser_emission")
 def set_emission(name: str, body: LaserEmission, lab: LabDep) -> Done:
-    lab.get(name, Laser).set_emission(body.on, body.confirm)
-    return Done()
+    """On: from cold the warm-up starts first and emission follows when warm (the answer
+    says ``warming``); the shutter must be closed. Off: always allowed."""
+    laser = lab.get(name, Laser)
+    if body.on:
+        return Done(detail=laser.request_emission(body.confirm))
+    laser.emission_off()
+    return Done(detail="off")

@@ -8,6 +8,16 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 Finite = Annotated[float, Field(allow_inf_nan=False)]
+RequestId = Annotated[
+    str,
+    Field(
+        min_length=1,
+        max_length=64,
+        pattern=r"^[A-Za-z0-9_.:-]+$",
+        description="A client's id for this request: repeating it (a retry after a lost "
+        "answer) returns the first result instead of moving again",
+    ),
+]
 ReadingName = Annotated[str, Field(min_length=1, max_length=80)]
 
 
@@ -28,6 +38,9 @@ class InstrumentStatus(Model):
 class Reading(Model):
     name: str
     value: float
+    good: bool = Field(description="False when the instrument flagged the value (saturated, ...)")
+    flags: list[str]
+    status: int | None = Field(description="The instrument's status byte read with the value")
 
 
 class Done(Model):
@@ -44,6 +57,7 @@ class AxisMove(Model):
     )
     relative: bool = False
     wait: bool = Field(default=False, description="Answer only when the move is done")
+    request_id: RequestId | None = None
 
 
 class AxisHome(Model):
@@ -59,6 +73,7 @@ class AxisState(Model):
     axis: int
     position: float
     motion_done: bool
+    target: float | None = None
 
 
 # --- 1830-C ---------------------------------------------------------------------------
@@ -74,12 +89,14 @@ class PowerMeterSettings(Model):
 
 class PowerMeterState(Model):
     power: float
+    flags: list[str] = Field(description="Why the reading is not good: saturated, over-range")
+    status_byte: int | None
     units: str
     wavelength_nm: int
     range: int
     filter: int
     attenuator: bool
-    status: list[str]
+    zero: bool
 
 
 class Zero(Model):
@@ -104,14 +121,17 @@ class LaserEmission(Model):
 
 
 class LaserState(Model):
+    phase: Literal["cold", "warming", "warm", "emitting"]
     warmup_percent: float
-    emission_possible: bool
+    emission: bool
+    emission_requested: bool = Field(description="Emission follows once the warm-up is done")
     modelocked: bool
     shutter_open: bool
     wavelength_nm: float
     commanded_wavelength_nm: float
     power_w: float
     interlock_closed: bool
+    watchdog_s: int
 
 
 # --- ELL14 ----------------------------------------------------------------------------
@@ -120,6 +140,11 @@ class LaserState(Model):
 class MountMove(Model):
     angle_deg: Finite
     relative: bool = False
+    request_id: RequestId | None = None
+
+
+class MountVelocity(Model):
+    percent: int = Field(ge=0, le=100, description="Velocity as a percentage of the maximum")
 
 
 class MountHome(Model):
@@ -136,36 +161,51 @@ class MountState(Model):
     address: str
     angle_deg: float
     status: int
+    status_text: str
     serial: str | None
     pulses_per_revolution: int | None
+    velocity_percent: int | None
 
 
-# --- acquisitions ---------------------------------------------------------------------
+# --- acquisitions and scans ----------------------------------------------------------
+
+DataFormat = Literal["csv", "parquet", "hdf5", "arrow"]
 
 
-class AcquisitionRequest(Model):
-    readings: list[ReadingName] = Field(min_length=1, max_length=64)
-    rate_hz: Finite = Field(gt=0, le=1000)
-    format: Literal["csv", "parquet"] = "csv"
-    duration_s: Finite | None = Field(default=None, gt=0, le=7 * 86400)
+class RunInfoModel(Model):
+    operator: str = Field(default="", max_length=200)
+    sample: str = Field(default="", max_length=500)
+    notes: str = Field(default="", max_length=10_000)
     label: str = Field(default="", max_length=200)
 
 
-class AcquisitionInfo(Model):
+class AcquisitionRequest(RunInfoModel):
+    readings: list[ReadingName] = Field(min_length=1, max_length=64)
+    rate_hz: Finite = Field(gt=0, le=1000)
+    format: DataFormat = "csv"
+    duration_s: Finite | None = Field(default=None, gt=0, le=7 * 86400)
+
+
+class JobInfo(Model):
     id: str
+    kind: str
     state: str
     path: str
-    readings: list[str]
-    rate_hz: float
     format: str
-    rows: int
-    gap_rows: int
+    readings: list[str]
+    rows: int = Field(description="Rows taken")
+    rows_on_disk: int = Field(description="Rows safely in the file")
+    gap_rows: int = Field(description="Rows where a reading failed")
+    flagged_rows: int = Field(description="Rows where a reading was flagged (saturated, ...)")
     started_at: str
     ended_at: str | None
     error: str | None
 
 
-# --- scans ----------------------------------------------------------------------------
+class AcquisitionInfo(JobInfo):
+    rate_hz: float
+    operator: str
+    sample: str
 
 
 class MountActuatorSpec(Model):
@@ -179,36 +219,52 @@ class AxisActuatorSpec(Model):
     axis: int = Field(ge=1, le=3)
 
 
+ActuatorSpec = Annotated[MountActuatorSpec | AxisActuatorSpec, Field(discriminator="type")]
+
+
 class PointRange(Model):
     start: Finite
     stop: Finite
     step: Finite = Field(description="Non-zero; its sign is taken from start → stop")
 
 
-class ScanRequest(Model):
-    actuator: Annotated[MountActuatorSpec | AxisActuatorSpec, Field(discriminator="type")]
-    points: list[Finite] | PointRange = Field(description="Explicit positions, or a range")
+Points = Annotated[
+    list[Finite] | PointRange,
+    Field(description="Explicit positions (at most 10000), or a range"),
+]
+
+
+class ScanAxisSpec(Model):
+    actuator: ActuatorSpec
+    points: Points
+
+
+class ScanRequest(RunInfoModel):
+    actuator: ActuatorSpec | None = Field(default=None, description="1-D form: the actuator")
+    points: Points | None = Field(default=None, description="1-D form: its points")
+    axes: list[ScanAxisSpec] | None = Field(
+        default=None,
+        min_length=1,
+        max_length=2,
+        description="1-D or 2-D (grid, first axis outermost): each actuator with its points",
+    )
     readings: list[ReadingName] = Field(min_length=1, max_length=16)
     settle_s: Finite = Field(default=0.0, ge=0, le=60)
     samples_per_point: int = Field(default=1, ge=1, le=100)
+    format: DataFormat = "csv"
 
 
 class ScanPointModel(Model):
     index: int
-    target: float
-    actual: float
+    targets: dict[str, float]
+    actuals: dict[str, float]
     time: str
     values: dict[str, float]
+    flags: list[str]
 
 
-class ScanInfo(Model):
-    id: str
-    actuator: str
-    state: str
+class ScanInfo(JobInfo):
+    actuators: list[str]
     progress: float
     total_points: int
     points: list[ScanPointModel]
-    path: str
-    started_at: str
-    ended_at: str | None
-    error: str | None

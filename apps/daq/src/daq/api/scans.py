@@ -1,57 +1,85 @@
-"""Scans: submit a plan, follow its progress, cancel it, read every point."""
+"""Scans: submit a 1-D or 2-D (grid) plan, follow its progress, cancel it, read every
+point. The plan is built and checked in ``core``; this module only translates."""
 
 from __future__ import annotations
 
 from fastapi import APIRouter
 
 from daq.api.deps import LabDep
-from daq.api.models import AxisActuatorSpec, PointRange, ScanInfo, ScanPointModel, ScanRequest
-from daq.core.lab import AxisActuator, MountActuator
-from daq.core.scans import Scan, ScanPlan, expand_range
-from daq.hardware.errors import ValueRefused
+from daq.api.models import (
+    AxisActuatorSpec,
+    MountActuatorSpec,
+    PointRange,
+    ScanAxisSpec,
+    ScanInfo,
+    ScanPointModel,
+    ScanRequest,
+)
+from daq.core.acquisition import RunInfo
+from daq.core.errors import ValueRefused
+from daq.core.lab import Lab
+from daq.core.scans import Actuator, Scan, ScanAxis, ScanPlan, expand_range
 
 router = APIRouter(prefix="/scans", tags=["scans"])
-MAX_POINTS = 10_000
 
 
 def _info(s: Scan) -> ScanInfo:
     return ScanInfo(
         id=s.id,
-        actuator=s.actuator,
+        kind=s.kind,
         state=s.state,
-        progress=s.progress,
-        total_points=len(s.plan.points),
-        points=[ScanPointModel(**p.__dict__) for p in s.points],
         path=str(s.path),
+        format=s.format,
+        readings=s.readings,
+        rows=s.rows,
+        rows_on_disk=s.rows_on_disk,
+        gap_rows=s.gap_rows,
+        flagged_rows=s.flagged_rows,
         started_at=s.started_at,
         ended_at=s.ended_at,
         error=s.error,
+        actuators=s.actuators,
+        progress=s.progress,
+        total_points=s.plan.total_points,
+        points=[ScanPointModel(**p.__dict__) for p in s.points],
     )
+
+
+def _actuator(lab: Lab, spec: MountActuatorSpec | AxisActuatorSpec) -> Actuator:
+    if isinstance(spec, AxisActuatorSpec):
+        return lab.axis_actuator(spec.instrument, spec.axis)
+    return lab.mount_actuator(spec.name)
+
+
+def _axis(lab: Lab, spec: ScanAxisSpec) -> ScanAxis:
+    points = spec.points
+    if isinstance(points, PointRange):
+        values = expand_range(points.start, points.stop, points.step)
+    else:
+        values = list(points)
+    return ScanAxis(_actuator(lab, spec.actuator), values)
 
 
 @router.post("", status_code=201, operation_id="start_scan")
 def start(body: ScanRequest, lab: LabDep) -> ScanInfo:
-    if isinstance(body.points, PointRange):
-        r = body.points
-        if r.step == 0:
-            raise ValueRefused("points.step must not be zero")
-        if abs(r.stop - r.start) / abs(r.step) >= MAX_POINTS:
-            raise ValueRefused(f"points: the range has more than {MAX_POINTS} points")
-        points = expand_range(r.start, r.stop, r.step)
+    if body.axes is not None:
+        if body.actuator is not None or body.points is not None:
+            raise ValueRefused("axes: give either axes, or actuator and points, not both")
+        specs = body.axes
+    elif body.actuator is not None and body.points is not None:
+        specs = [ScanAxisSpec(actuator=body.actuator, points=body.points)]
     else:
-        points = list(body.points)
-    if not points:
-        raise ValueRefused("points: at least one point is needed")
-    if len(points) > MAX_POINTS:
-        raise ValueRefused(f"points: more than {MAX_POINTS}")
+        raise ValueRefused("axes: give axes, or actuator and points")
     lab.check_readings(body.readings)
-    actuator: AxisActuator | MountActuator
-    if isinstance(body.actuator, AxisActuatorSpec):
-        actuator = lab.axis_actuator(body.actuator.instrument, body.actuator.axis)
-    else:
-        actuator = lab.mount_actuator(body.actuator.name)
-    plan = ScanPlan(points, body.readings, body.settle_s, body.samples_per_point)
-    return _info(lab.scans.start(actuator, plan))
+    plan = ScanPlan(
+        axes=[_axis(lab, s) for s in specs],
+        readings=body.readings,
+        settle_s=body.settle_s,
+        samples_per_point=body.samples_per_point,
+        format=body.format,
+        info=RunInfo(body.operator, body.sample, body.notes, body.label),
+    )
+    return _info(lab.scans.start(plan))
 
 
 @router.get("", operation_id="list_scans")

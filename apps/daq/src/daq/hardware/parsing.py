@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from daq.hardware.errors import BadReply, ValueRefused
+from daq.core.errors import BadReply, ValueRefused
 
 _FLOAT = re.compile(r"^\s*[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?\s*$")
 
@@ -77,6 +77,11 @@ ESP300_UNITS = {
     11: "urad",
 }
 
+# ``TE?`` codes. Below 100 general; from 100 up ``<axis><two-digit code>``. Both tables
+# from the ESP300 manual as transcribed by pymeasure (pymeasure/pymeasure
+# pymeasure/instruments/newport/esp300.py @ 32503b8, GeneralError/AxisError) and by
+# InstrumentKit (instrumentkit/InstrumentKit src/instruments/newport/errors.py @ 9405b1e,
+# the ESP301 shares the command set); the two agree code for code.
 ESP300_GENERAL_ERRORS = {
     0: "no error",
     1: "PCI communication time-out",
@@ -86,24 +91,66 @@ ESP300_GENERAL_ERRORS = {
     8: "cable interlock error",
     9: "axis number out of range",
     13: "group number missing",
+    14: "group number out of range",
+    15: "group number not assigned",
+    16: "group number already assigned",
+    17: "group axis out of range",
+    18: "group axis already assigned",
+    19: "group axis duplicated",
+    20: "data acquisition is busy",
+    21: "data acquisition setup error",
+    22: "data acquisition not enabled",
+    23: "servo cycle tick failure",
+    25: "download in progress",
+    26: "stored program not started",
+    27: "command not allowed",
+    28: "stored program flash area full",
+    29: "group parameter missing",
+    30: "group parameter out of range",
+    31: "group maximum velocity exceeded",
+    32: "group maximum acceleration exceeded",
+    33: "group maximum deceleration exceeded",
+    34: "group move not allowed during motion",
+    35: "program not found",
     37: "axis number missing",
     38: "command parameter missing",
+    39: "program label not found",
+    40: "last command cannot be repeated",
+    41: "maximum number of labels per program exceeded",
 }
 
 ESP300_AXIS_ERRORS = {
-    0: "motor over temperature",
-    1: "motor driver fault",
-    2: "following error",
-    3: "positive hardware limit",
-    4: "negative hardware limit",
-    5: "positive software limit",
-    6: "negative software limit",
-    7: "motor/stage not connected",
+    0: "motor type not defined",
+    1: "parameter out of range",
+    2: "amplifier fault detected",
+    3: "following error threshold exceeded",
+    4: "positive hardware limit detected",
+    5: "negative hardware limit detected",
+    6: "positive software limit detected",
+    7: "negative software limit detected",
     8: "motor/stage not connected",
-    9: "feedback error",
+    9: "feedback signal fault detected",
     10: "maximum velocity exceeded",
     11: "maximum acceleration exceeded",
-    12: "homing aborted",
+    13: "motor not enabled",
+    15: "maximum jerk exceeded",
+    16: "maximum DAC offset exceeded",
+    17: "critical settings are protected",
+    18: "stage device error",
+    19: "stage data invalid",
+    20: "homing aborted",
+    21: "motor current not defined",
+    22: "unidrive communications error",
+    23: "unidrive not detected",
+    24: "speed out of range",
+    25: "invalid trajectory master axis",
+    26: "parameter change not allowed",
+    27: "invalid trajectory mode for homing",
+    28: "invalid encoder step ratio",
+    29: "digital I/O interlock detected",
+    30: "command not allowed during homing",
+    31: "command not allowed due to group",
+    32: "invalid trajectory mode for moving",
 }
 
 
@@ -115,8 +162,9 @@ def parse_esp300_units(text: str) -> str:
 
 
 def describe_esp300_error(code: int) -> str:
-    """``TE?`` codes: above 100 they are ``<axis><code>``, otherwise general."""
-    if code > 100:
+    """``TE?`` codes: from 100 up they are ``<axis><code>`` (100 is axis 1, code 00),
+    otherwise general."""
+    if code >= 100:
         axis, axis_code = divmod(code, 100)
         return f"axis {axis}: {ESP300_AXIS_ERRORS.get(axis_code, 'unknown axis error')}"
     return ESP300_GENERAL_ERRORS.get(code, "unknown error")
@@ -131,6 +179,7 @@ STATUS_1830C_BITS = {
     8: "over-range",
     16: "message ready",
     32: "busy",
+    64: "service request",
     128: "reading ready",
 }
 
@@ -145,10 +194,12 @@ def describe_1830c_status(byte: int) -> list[str]:
 
 @dataclass(frozen=True)
 class MaiTaiStatus:
+    """``*STB?``: bit 0 emission on, bit 1 modelocked (see :mod:`daq.hardware.maitai`)."""
+
     byte: int
 
     @property
-    def emission_possible(self) -> bool:
+    def emission(self) -> bool:
         return bool(self.byte & 1)
 
     @property

@@ -9,10 +9,10 @@ Templates may use ``{value}`` and any field the driver's ``template_fields()`` r
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from typing import Any, Generic, Protocol, TypeVar, overload
+from collections.abc import Callable
+from typing import Any, Generic, Protocol, Self, TypeVar, overload
 
-from daq.hardware.errors import ValueRefused
+from daq.core.errors import ValueRefused
 
 T = TypeVar("T")
 V = TypeVar("V")
@@ -20,7 +20,7 @@ V = TypeVar("V")
 
 class Commander(Protocol):
     def template_fields(self) -> dict[str, object]: ...
-    def ask(self, command: str) -> str: ...
+    def query(self, command: str, parse: Callable[[str], T]) -> T: ...
     def send(self, command: str) -> None: ...
 
 
@@ -41,13 +41,13 @@ class Measurement(Generic[T]):
         self.name = name
 
     @overload
-    def __get__(self, obj: None, owner: type) -> Measurement[T]: ...
+    def __get__(self, obj: None, owner: type) -> Self: ...
     @overload
     def __get__(self, obj: Commander, owner: type) -> T: ...
-    def __get__(self, obj: Commander | None, owner: type) -> T | Measurement[T]:
+    def __get__(self, obj: Commander | None, owner: type) -> T | Self:
         if obj is None:
             return self
-        return self.parse(obj.ask(self.get_command.format(**obj.template_fields())))
+        return obj.query(self.get_command.format(**obj.template_fields()), self.parse)
 
 
 class Control(Measurement[T], Generic[T]):
@@ -65,11 +65,15 @@ class Control(Measurement[T], Generic[T]):
         self.set_command = set
         self.validator = validator
 
-    def __set__(self, obj: Commander, value: T) -> None:
+    def check(self, value: Any, obj: Commander) -> Any:
+        """The value as it would be sent; raises :class:`ValueRefused` naming the setting."""
         try:
-            checked = self.validator(value, obj)
+            return self.validator(value, obj)
         except ValueRefused as exc:
             raise ValueRefused(f"{self.name}: {exc}") from None
+
+    def __set__(self, obj: Commander, value: T) -> None:
+        checked = self.check(value, obj)
         obj.send(self.set_command.format(value=checked, **obj.template_fields()))
 
 
@@ -104,31 +108,11 @@ def in_range(low: float, high: float) -> Validator:
     return check
 
 
-def in_range_of(attribute: str) -> Validator:
-    """Refuse numbers outside the ``(low, high)`` the driver holds in ``attribute`` (limits
-    that come from configuration or from the device itself)."""
-
-    def check(value: Any, obj: Any) -> Any:
-        low, high = getattr(obj, attribute)
-        return in_range(low, high)(value, obj)
-
-    return check
-
-
 def integer_in_range(low: int, high: int) -> Validator:
     def check(value: Any, obj: Any) -> Any:
         if isinstance(value, bool) or not isinstance(value, int):
             raise ValueRefused(f"expected a whole number, got {value!r}")
         return in_range(low, high)(value, obj)
-
-    return check
-
-
-def one_of(choices: Sequence[object]) -> Validator:
-    def check(value: Any, _obj: Any) -> Any:
-        if isinstance(value, bool) or value not in choices:
-            raise ValueRefused(f"{value!r} is not one of {', '.join(map(str, choices))}")
-        return value
 
     return check
 

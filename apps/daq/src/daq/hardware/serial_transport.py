@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 import serial
 
-from daq.hardware.errors import Disconnected, ReplyTimeout
+from daq.core.errors import Disconnected, ReplyTimeout
 
 
 @dataclass(frozen=True)
@@ -33,6 +33,11 @@ class PortSettings:
     when done)."""
     reconnect_initial: float = 0.1
     reconnect_max: float = 5.0
+    quiet: float = 0.05
+    connect_settle: float = 0.5
+    """At most this long is spent dropping noise after opening the port."""
+    """After a timeout, the line counts as settled once it has been silent this long after
+    the late reply (see :meth:`SerialTransport.settle`)."""
 
 
 class SerialTransport:
@@ -51,6 +56,8 @@ class SerialTransport:
         self._next_attempt = 0.0
         self._ever_opened = False
         self.reconnects = 0
+        self.connect_noise = 0
+        """Bytes dropped right after the port last opened (noise at connect)."""
         self.last_error: str | None = None
         self.on_reconnect: list[Callable[[], None]] = []
         """Called (holding the lock) after the port comes back, to restore a safe state."""
@@ -109,6 +116,9 @@ class SerialTransport:
         port.reset_input_buffer()
         self._port = port
         self._buffer.clear()
+        # an adapter or instrument that was just powered or plugged can send noise: let the
+        # line go quiet before the first command (bounded, so a chattering line still opens)
+        self.connect_noise = self._drop_until_quiet(port, self.settings.connect_settle, heard=True)
         self._backoff = s.reconnect_initial
         self.last_error = None
         if self._ever_opened:
@@ -164,11 +174,48 @@ class SerialTransport:
                     raise self._fail(exc) from None
                 self._buffer += chunk
 
-    def discard_input(self) -> None:
+    def discard_input(self) -> int:
         with self.lock:
+            dropped = len(self._buffer)
             self._buffer.clear()
             if self._port is not None:
                 try:
+                    dropped += self._port.in_waiting
                     self._port.reset_input_buffer()
-                except (OSError, serial.SerialException) as exc:
+                except (OSError, serial.SerialException, TypeError) as exc:
                     raise self._fail(exc) from None
+            return dropped
+
+    def settle(self, window: float | None = None) -> int:
+        """Read and drop input until the line has been quiet for ``settings.quiet`` after
+        the last byte, or until ``window`` (default: the reply timeout) has passed with
+        nothing at all: a reply that was late arrives within the window and is dropped
+        instead of being read as the answer to the next question."""
+        with self.lock:
+            dropped = len(self._buffer)
+            self._buffer.clear()
+            if self._port is None:
+                return dropped
+            window = self.settings.timeout if window is None else window
+            return dropped + self._drop_until_quiet(self._port, window, heard=False)
+
+    def _drop_until_quiet(self, port: serial.Serial, window: float, *, heard: bool) -> int:
+        """Drop bytes until ``settings.quiet`` passes without one (once something was heard,
+        or from the start when ``heard``), at most ``window`` seconds."""
+        dropped = 0
+        deadline = self._clock() + window
+        while True:
+            remaining = deadline - self._clock()
+            if remaining <= 0:
+                return dropped
+            try:
+                port.timeout = min(remaining, self.settings.quiet) if heard else remaining
+                chunk = port.read(max(1, port.in_waiting))
+            except (OSError, serial.SerialException, TypeError) as exc:
+                raise self._fail(exc) from None
+            if not chunk:
+                if heard:
+                    return dropped
+                continue
+            heard = True
+            dropped += len(chunk)

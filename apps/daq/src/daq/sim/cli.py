@@ -1,7 +1,9 @@
 """``daq-sim esp300|1830c|maitai|ell14``: one simulator on a pty, its path on stdout.
 
-Faults are typed on stdin while it runs: ``silence``, ``garbage``, ``partial``, ``ok``
-(no fault), ``unplug``, ``replug``, ``quit``.
+Faults are typed on stdin while it runs: a fault name (``silence``, ``garbage``,
+``partial``, ``late``, ``split``, ``echo``, ``drop``) applies to every reply, ``once
+<fault>`` to the next reply only, ``noise`` sends line noise, ``ok`` clears the fault;
+``unplug``, ``replug``, ``quit``.
 """
 
 from __future__ import annotations
@@ -17,18 +19,18 @@ from daq.sim.esp300 import ESP300Sim
 from daq.sim.lab import BAUD, KINDS
 from daq.sim.maitai import MaiTaiSim
 from daq.sim.pm1830c import PowerMeter1830CSim
-from daq.sim.pty_port import PtyPort, SimDevice
+from daq.sim.pty_port import FAULTS, PtyPort, SimDevice
 from daq.sim.world import World
 
 
-def build(kind: str, addresses: list[str], warmup: float) -> SimDevice:
+def build(kind: str, addresses: list[str], warmup: float, warm: bool = False) -> SimDevice:
     if kind == "esp300":
         return ESP300Sim()
     if kind == "1830c":
         world = World(laser_output=lambda now: 1.0)  # a steady source when run alone
         return PowerMeter1830CSim(world)
     if kind == "maitai":
-        return MaiTaiSim(warmup_seconds=warmup, started=time.monotonic())
+        return MaiTaiSim(warmup_seconds=warmup, started=time.monotonic(), warm=warm)
     return Ell14BusSim(addresses)
 
 
@@ -54,21 +56,29 @@ def main(argv: list[str] | None = None) -> None:
         "--link", type=Path, help="stable symlink to serve at (default: in a temporary directory)"
     )
     parser.add_argument("--warmup", type=float, default=10.0, help="MaiTai warm-up seconds")
+    parser.add_argument("--warm", action="store_true", help="MaiTai already warm at start")
     parser.add_argument(
         "--baud", type=int, help="pace bytes at this rate (default: the instrument's)"
     )
     args = parser.parse_args(argv)
     link = args.link or Path(tempfile.mkdtemp(prefix="daq-sim-")) / args.kind
     port = PtyPort(
-        build(args.kind, args.addresses, args.warmup), link, baudrate=args.baud or BAUD[args.kind]
+        build(args.kind, args.addresses, args.warmup, args.warm),
+        link,
+        baudrate=args.baud or BAUD[args.kind],
     )
     with port:
         print(link, flush=True)
         print(f"daq-sim: {args.kind} on {port.slave_name} via {link}", file=sys.stderr, flush=True)
         for line in sys.stdin:
             word = line.strip().lower()
-            if word in ("silence", "garbage", "partial"):
-                port.fault = word  # type: ignore[assignment]
+            once = word.removeprefix("once ").strip()
+            if word.startswith("once ") and once in FAULTS:
+                port.inject(once)
+            elif word == "noise":
+                port.inject("noise")
+            elif word in FAULTS:
+                port.fault = word
             elif word == "ok":
                 port.fault = None
             elif word == "unplug":

@@ -1,5 +1,11 @@
 """Simulated ELL14 mounts sharing one RS-485 bus: several addresses, moves that take time
-and answer when done, silence for addresses nobody has."""
+and answer when done, silence for addresses nobody has.
+
+From the sources cited in :mod:`daq.hardware.ell14`: a move answers ``PO`` when done (or
+``GS`` with an error code); ``gs`` answers ``GS09`` (busy) while the mount moves and a
+fault code once, then 0; ``st`` stops and answers ``GS00``; ``sv``/``gv`` set and read the
+velocity as a percentage in two hex digits.
+"""
 
 from __future__ import annotations
 
@@ -9,7 +15,7 @@ from dataclasses import dataclass
 from daq.hardware.parsing import decode_signed_hex32, encode_signed_hex32
 
 PULSES_PER_REVOLUTION = 143360
-_DATA_LENGTH = {"ma": 8, "mr": 8, "sj": 8, "so": 8, "ho": 1, "ca": 1}
+_DATA_LENGTH = {"ma": 8, "mr": 8, "sj": 8, "so": 8, "ho": 1, "ca": 1, "sv": 2}
 
 
 @dataclass
@@ -20,7 +26,8 @@ class SimMount:
     jog: int = 0x0E00
     status: int = 0
     speed: float = 720.0
-    """Degrees per second (a full turn in half a second)."""
+    """Degrees per second at 100 % velocity (a full turn in half a second)."""
+    velocity: int = 100
     start_pulses: int = 0
     t0: float = 0.0
     t1: float = 0.0
@@ -37,9 +44,18 @@ class SimMount:
 
     def move(self, target: int, now: float) -> float:
         """Start a move; return how long it takes."""
-        duration = abs(target - self.pulses) * 360 / PULSES_PER_REVOLUTION / self.speed
+        speed = self.speed * max(self.velocity, 1) / 100
+        duration = abs(target - self.pulses) * 360 / PULSES_PER_REVOLUTION / speed
         self.start_pulses, self.pulses, self.t0, self.t1 = self.pulses, target, now, now + duration
         return duration
+
+    def moving(self, now: float) -> bool:
+        return now < self.t1
+
+    def halt(self, now: float) -> None:
+        here = round(self.degrees(now) * PULSES_PER_REVOLUTION / 360)
+        self.start_pulses = self.pulses = here
+        self.t0 = self.t1 = now
 
 
 class Ell14BusSim:
@@ -80,8 +96,24 @@ class Ell14BusSim:
         if command == "in":
             return 0.0, f"IN0E{mount.serial}20231701{360:04X}{PULSES_PER_REVOLUTION:08X}"
         if command == "gs":
+            if mount.moving(now):
+                return 0.0, "GS09"
             status, mount.status = mount.status, 0
             return 0.0, f"GS{status:02X}"
+        if command == "st":
+            mount.halt(now)
+            return 0.0, "GS00"
+        if command == "gv":
+            return 0.0, f"GV{mount.velocity:02X}"
+        if command == "sv":
+            try:
+                percent = int(data, 16)
+            except ValueError:
+                return 0.0, "GS03"
+            if not 0 <= percent <= 100:
+                return 0.0, "GS04"
+            mount.velocity = percent
+            return 0.0, "GS00"
         if command == "gp":
             return 0.0, position
         if command == "gj":

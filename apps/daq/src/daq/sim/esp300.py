@@ -1,4 +1,14 @@
-"""A simulated ESP300: axes that take time to move, software limits, an error queue."""
+"""A simulated ESP300: axes that take time to move, software limits, an error queue.
+
+Written from the manual's command set as independent drivers use it, not from our driver:
+``TE?`` pops one code per call (0 when empty) and codes from 100 up are
+``<axis><code>`` (pymeasure pymeasure/instruments/newport/esp300.py @ 32503b8;
+InstrumentKit src/instruments/newport/errors.py @ 9405b1e): x06/x07 positive/negative
+software limit, x08 motor/stage not connected, x13 motor not enabled; general 6 command
+does not exist, 7 parameter out of range, 37 axis number missing, 38 parameter missing.
+``DP?`` answers the desired position (InstrumentKit newportesp301.py ``desired_position``);
+``TP`` and ``TP?`` the actual one (both forms are used by drivers in the wild).
+"""
 
 from __future__ import annotations
 
@@ -104,6 +114,7 @@ class ESP300Sim:
             "SL",
             "SR",
             "SN",
+            "DP",
         }:
             self._error(6)
             return None
@@ -128,6 +139,8 @@ class ESP300Sim:
                 return None
         if name == "TP":
             return f"{axis.position(now):.5f}"
+        if name == "DP":
+            return f"{axis.target:.5f}"
         if name == "MD":
             return "0" if axis.moving(now) else "1"
         if query:
@@ -148,11 +161,14 @@ class ESP300Sim:
                 self._error(38)
                 return None
             target = value if name == "PA" else axis.target + value
-            if not axis.left <= target <= axis.right:
-                self._error(7)
+            if target > axis.right:
+                self._error(number * 100 + 6)  # positive software limit
+                return None
+            if target < axis.left:
+                self._error(number * 100 + 7)  # negative software limit
                 return None
             if not axis.motor:
-                self._error(number * 100 + 8)
+                self._error(number * 100 + 13)  # motor not enabled
                 return None
             axis.go(target, now)
         elif name == "OR":

@@ -22,13 +22,22 @@ class SimLab:
     directory: Path
     addresses: list[str] = field(default_factory=lambda: ["0", "1"])
     warmup_seconds: float = 2.0
+    laser_warm: bool = False
+    """Start with the laser already warm (most tests); False starts it cold."""
+    shutter_lag: float = 0.3
+    """Seconds ``SHUT?`` lags a command (about 1 s on a real laser; shorter keeps tests fast)."""
     world: World = field(default_factory=World)
     ports: dict[str, PtyPort] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         now = time.monotonic()
         self.esp300 = ESP300Sim()
-        self.maitai = MaiTaiSim(warmup_seconds=self.warmup_seconds, started=now)
+        self.maitai = MaiTaiSim(
+            warmup_seconds=self.warmup_seconds,
+            started=now,
+            warm=self.laser_warm,
+            shutter_lag=self.shutter_lag,
+        )
         self.ell14 = Ell14BusSim(self.addresses)
         self.pm = PowerMeter1830CSim(self.world)
         self.world.laser_output = self.maitai.output

@@ -1,5 +1,12 @@
-"""A simulated MaiTai: warm-up, emission refused until warm, a lagging shutter, a
-wavelength that tunes at a finite rate, and the pump watchdog."""
+"""A simulated MaiTai: a cold start, emission refused until warm, a lagging shutter, a
+wavelength that tunes at a finite rate, and the pump watchdog.
+
+From the sources cited in :mod:`daq.hardware.maitai` (not from our driver): a cold laser
+reads warm-up 0 % until ``ON`` starts the warm-up; ``ON`` while warm-up is 1-99 % is an
+execution error; ``ON`` at 100 % starts emission; ``*STB?`` bit 0 is emission, bit 1
+modelocked; ``SHUT?`` follows a shutter command about a second late; ``TIM:WATC n``
+switches the pump off after ``n`` s without a command.
+"""
 
 from __future__ import annotations
 
@@ -15,7 +22,8 @@ class MaiTaiSim:
         self,
         *,
         warmup_seconds: float = 2.0,
-        shutter_lag: float = 0.2,
+        shutter_lag: float = 1.0,
+        warm: bool = False,
         tuning_rate: float = 200.0,
         started: float = 0.0,
         wavelength_range: tuple[int, int] = (690, 1040),
@@ -33,13 +41,17 @@ class MaiTaiSim:
         self.tune_start = 0.0
         self.watchdog = 0.0
         self.last_command = started
+        self.warmup_started: float | None = started if warm else None
+        """When ``ON`` started the warm-up (``warm``: already warm at start)."""
         self.errors: deque[str] = deque(maxlen=10)
         self._framer = LineFramer()
 
     def warmup(self, now: float) -> float:
+        if self.warmup_started is None:
+            return 0.0
         if self.warmup_seconds <= 0:
             return 100.0
-        return max(0.0, min(100.0, (now - self.started) / self.warmup_seconds * 100))
+        return max(0.0, min(100.0, (now - self.warmup_started) / self.warmup_seconds * 100))
 
     def _check_watchdog(self, now: float) -> None:
         if self.emission and self.watchdog > 0 and now - self.last_command > self.watchdog:
@@ -87,17 +99,24 @@ class MaiTaiSim:
             return f"{self.maximum}nm"
         if upper == "SHUT?":
             return "1" if self.shutter_open(now) else "0"
-        if upper == "READ:PCTW?":
-            return f"{int(self.warmup(now)):03d}%"
+        if upper in ("READ:PCTW?", "READ:PCTWARMEDUP?"):
+            return f"{self.warmup(now):06.2f}%"
+        if upper == "*IDN?":
+            return "Spectra Physics,MaiTai,3227/51054/40856,0245-2.00.34"
+        if upper in ("TIM:WATC?", "TIMER:WATCHDOG?"):
+            return f"{self.watchdog:g}"
         if upper == "READ:POW?":
             return f"{self.output(now) if self.emission else 0.0:.3f}W"
         if upper == "*STB?":
-            warm = self.warmup(now) >= 100
-            return str(int(warm) | (2 if warm and self.emission else 0))
+            self._check_watchdog(now)
+            return str(int(self.emission) | (2 if self.emission else 0))
         if upper == "SYST:ERR?":
             return self.errors.popleft() if self.errors else "0 No error"
         if upper == "ON":
-            if self.warmup(now) < 100:
+            warmup = self.warmup(now)
+            if self.warmup_started is None:
+                self.warmup_started = now  # from cold, ON starts the warm-up
+            elif warmup < 100:
                 self.errors.append("-200 Execution error: warming up")
             else:
                 self.emission = True

@@ -17,7 +17,7 @@ class World:
     """Watts leaving the laser at time ``now`` (0 when off or the shutter is closed)."""
     plate_angle: Callable[[float], float] = lambda now: 0.0
     """Degrees of the half-wave plate at time ``now``."""
-    coupling: float = 0.01
+    coupling: float = 1e-4
     """Fraction of the laser power that reaches the meter with the plate aligned."""
     dark: float = 2e-9
     noise: float = 0.001

@@ -9,6 +9,7 @@ request (a missing or unparsable parameter). Parameter names are case-insensitiv
 from __future__ import annotations
 
 import base64
+import datetime
 import hmac
 import ipaddress
 import math
@@ -38,11 +39,14 @@ ALPACA_ERRORS: dict[type[errors.DomeError], int] = {
     errors.InvalidStateError: INVALID_OPERATION,
     errors.FaultedError: DRIVER_FAULT,
     errors.NotConnectedError: CONTROL_UNREACHABLE,
+    errors.UnsafeError: INVALID_OPERATION,
+    errors.NotImplementedByDomeError: NOT_IMPLEMENTED,
 }
 
 DEVICE_NAME = "Observatory dome"
 UNIQUE_ID = "5b1c7a2e-6d0f-4f43-9a57-dome00000000"
-INTERFACE_VERSION = 2
+# IDomeV3 (ASCOM Platform 7): Connect, Disconnect, Connecting and DeviceState are served
+INTERFACE_VERSION = 3
 
 
 class AlpacaError(Exception):
@@ -240,10 +244,34 @@ def build_router(get_state: Callable[[Request], AppState]) -> APIRouter:
             raise AlpacaError(VALUE_NOT_SET, "no valid encoder reading yet")
         return value
 
+    def moving(s: dict[str, Any]) -> bool:
+        shutter = s.get("shutter") or {}
+        return (
+            bool(s["moving"])
+            or s["state"] in ("slewing", "homing")
+            or shutter.get("state") in ("opening", "closing")
+        )
+
     async def slewing(state: AppState, params: dict[str, str], device: int) -> Any:
         connected(state, device)
-        s = await status(state)
-        return bool(s["moving"]) or s["state"] in ("slewing", "homing")
+        return moving(await status(state))
+
+    async def can_set_shutter(state: AppState, params: dict[str, str], device: int) -> Any:
+        return (await status(state)).get("shutter") is not None
+
+    async def can_slave(state: AppState, params: dict[str, str], device: int) -> Any:
+        return bool((await status(state)).get("can_slave"))
+
+    async def shutter_status(state: AppState, params: dict[str, str], device: int) -> Any:
+        connected(state, device)
+        shutter = (await status(state)).get("shutter")
+        if shutter is None:
+            raise AlpacaError(NOT_IMPLEMENTED, "this dome has no shutter")
+        return int(shutter["ascom"])
+
+    async def get_slaved(state: AppState, params: dict[str, str], device: int) -> Any:
+        connected(state, device)
+        return bool((await status(state)).get("slaved"))
 
     async def slew_to_azimuth(state: AppState, params: dict[str, str], device: int) -> Any:
         az = _azimuth(params)
@@ -256,18 +284,28 @@ def build_router(get_state: Callable[[Request], AppState]) -> APIRouter:
         await state.ipc.call("sync", azimuth=az)
 
     async def put_slaved(state: AppState, params: dict[str, str], device: int) -> Any:
-        if _bool(params, "Slaved"):
-            raise AlpacaError(NOT_IMPLEMENTED, "slaving is not implemented; use tracking")
+        slave = _bool(params, "Slaved")
+        connected(state, device)
+        await state.ipc.call("slave" if slave else "unslave")
 
     async def device_state(state: AppState, params: dict[str, str], device: int) -> Any:
+        """IDomeV3 DeviceState: the operational properties this dome implements, and a
+        TimeStamp (ASCOMLibrary DomeState: Altitude, AtHome, AtPark, Azimuth,
+        ShutterStatus, Slewing, TimeStamp; Altitude is not implemented here)."""
         connected(state, device)
         s = await status(state)
-        return [
-            {"Name": "Azimuth", "Value": s["azimuth"]},
+        out: list[dict[str, Any]] = [
             {"Name": "AtHome", "Value": s["at_home"]},
             {"Name": "AtPark", "Value": s["at_park"]},
-            {"Name": "Slewing", "Value": bool(s["moving"])},
         ]
+        if s["azimuth"] is not None:
+            out.append({"Name": "Azimuth", "Value": s["azimuth"]})
+        if s.get("shutter") is not None:
+            out.append({"Name": "ShutterStatus", "Value": int(s["shutter"]["ascom"])})
+        out.append({"Name": "Slewing", "Value": moving(s)})
+        stamp = datetime.datetime.now(datetime.UTC).isoformat(timespec="microseconds")
+        out.append({"Name": "TimeStamp", "Value": stamp.replace("+00:00", "Z")})
+        return out
 
     get_members: dict[str, Handler] = {
         "connected": get_connected,
@@ -288,11 +326,11 @@ def build_router(get_state: Callable[[Request], AppState]) -> APIRouter:
         "cansetaltitude": constant(False),
         "cansetazimuth": constant(True),
         "cansetpark": constant(True),
-        "cansetshutter": constant(False),
-        "canslave": constant(False),
+        "cansetshutter": can_set_shutter,
+        "canslave": can_slave,
         "cansyncazimuth": constant(True),
-        "shutterstatus": not_implemented("ShutterStatus"),
-        "slaved": constant(False),
+        "shutterstatus": shutter_status,
+        "slaved": get_slaved,
         "slewing": slewing,
     }
     put_members: dict[str, Handler] = {
@@ -304,8 +342,8 @@ def build_router(get_state: Callable[[Request], AppState]) -> APIRouter:
         "commandbool": not_implemented("CommandBool"),
         "commandstring": not_implemented("CommandString"),
         "abortslew": command("abort"),
-        "closeshutter": not_implemented("CloseShutter"),
-        "openshutter": not_implemented("OpenShutter"),
+        "closeshutter": command("shutter_close"),
+        "openshutter": command("shutter_open"),
         "findhome": command("find_home"),
         "park": command("park"),
         "setpark": command("set_park"),

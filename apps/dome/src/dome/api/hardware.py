@@ -9,6 +9,7 @@ from fastapi import APIRouter
 from dome.api.deps import Command, Read, State
 from dome.api.models import (
     Accepted,
+    ContinuousAccepted,
     ContinuousRequest,
     DomeStatus,
     GotoRequest,
@@ -45,11 +46,16 @@ async def jog(body: JogRequest, state: State) -> Accepted:
 
 
 @router.post(
-    "/continuous", response_model=Accepted, operation_id="continuous", dependencies=[Command]
+    "/continuous",
+    response_model=ContinuousAccepted,
+    operation_id="continuous",
+    dependencies=[Command],
 )
-async def continuous(body: ContinuousRequest, state: State) -> Accepted:
-    """Turn at full speed until stop or abort."""
-    return await _command(state, "continuous", direction=body.direction)
+async def continuous(body: ContinuousRequest, state: State) -> ContinuousAccepted:
+    """Turn at full speed while renewed: post again (same direction) within
+    ``renew_within_s`` or the dome decelerates to a stop (deadman)."""
+    result = await state.ipc.call("continuous", direction=body.direction)
+    return ContinuousAccepted(command="continuous", renew_within_s=result["deadman_s"])
 
 
 @router.post("/stop", response_model=Accepted, operation_id="stop", dependencies=[Command])
@@ -104,6 +110,28 @@ async def set_park(body: PositionRequest, state: State) -> Accepted:
 )
 async def clear_fault(state: State) -> Accepted:
     return await _command(state, "clear_fault")
+
+
+@router.post(
+    "/shutter/open", response_model=Accepted, operation_id="open_shutter", dependencies=[Command]
+)
+async def open_shutter(state: State) -> Accepted:
+    """Open the shutter; refused while the weather/safety source says unsafe."""
+    return await _command(state, "shutter_open")
+
+
+@router.post(
+    "/shutter/close", response_model=Accepted, operation_id="close_shutter", dependencies=[Command]
+)
+async def close_shutter(state: State) -> Accepted:
+    return await _command(state, "shutter_close")
+
+
+@router.post(
+    "/shutter/stop", response_model=Accepted, operation_id="stop_shutter", dependencies=[Command]
+)
+async def stop_shutter(state: State) -> Accepted:
+    return await _command(state, "shutter_stop")
 
 
 @router.post("/sim/faults", operation_id="set_sim_faults", dependencies=[Command])

@@ -24,7 +24,8 @@ from dome import __version__
 from dome.control.ipc import AsyncIpcClient
 from dome.core.controller import State
 from dome.core.errors import NotConnectedError
-from dome.hardware.encoder import FrameError
+from dome.core.ports import FrameError
+from dome.core.shutter import ShutterState
 
 
 class DomeCollector(Collector):
@@ -62,6 +63,47 @@ class DomeCollector(Collector):
         if status.get("tracking_error_deg") is not None:
             err.add_metric([], float(status["tracking_error_deg"]))
         yield err
+        band = GaugeMetricFamily(
+            "dome_tracking_dead_band_degrees", "The error tracking lets pass before moving"
+        )
+        if status.get("tracking_dead_band_deg") is not None:
+            band.add_metric([], float(status["tracking_dead_band_deg"]))
+        yield band
+        healthy = GaugeMetricFamily(
+            "dome_control_loop_healthy", "1 while the control loop ticks on time, unfailed"
+        )
+        if status:
+            healthy.add_metric([], 1.0 if status.get("loop_healthy") else 0.0)
+        yield healthy
+        homing = GaugeMetricFamily(
+            "dome_homing_required", "1 while the position is unknown (find home first)"
+        )
+        if status:
+            homing.add_metric([], 1.0 if status.get("homing_required") else 0.0)
+        yield homing
+        slaved = GaugeMetricFamily("dome_slaved", "1 while following the telescope")
+        if status:
+            slaved.add_metric([], 1.0 if status.get("slaved") else 0.0)
+        yield slaved
+        shutter = GaugeMetricFamily(
+            "dome_shutter_state", "1 for the shutter's current state", labels=["state"]
+        )
+        current = (status.get("shutter") or {}).get("state")
+        if current is not None:
+            for shutter_state in ShutterState:
+                label = shutter_state.label
+                shutter.add_metric([label], 1.0 if current == label else 0.0)
+        yield shutter
+        safety = GaugeMetricFamily(
+            "dome_safety_state",
+            "1 for the weather/safety state: safe, unsafe (or unreadable), unmonitored",
+            labels=["state"],
+        )
+        now_safety = (status.get("safety") or {}).get("state")
+        if now_safety is not None:
+            for name in ("safe", "unsafe", "unmonitored"):
+                safety.add_metric([name], 1.0 if now_safety == name else 0.0)
+        yield safety
         frames = CounterMetricFamily("dome_encoder_frames", "Good encoder frames read")
         frames.add_metric([], float(status.get("frames_ok", 0)))
         yield frames

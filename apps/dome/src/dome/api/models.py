@@ -55,6 +55,10 @@ class Accepted(BaseModel):
     command: str
 
 
+class ContinuousAccepted(Accepted):
+    renew_within_s: float = Field(description="post again within this time, or it stops")
+
+
 class DomeStatus(BaseModel):
     state: str
     azimuth: float | None
@@ -75,6 +79,15 @@ class DomeStatus(BaseModel):
     tracking_error_deg: float | None
     loop_healthy: bool
     simulated: bool
+    homing_required: str | None = None
+    home_switch: bool | None = None
+    deadman_s: float | None = None
+    tracking_reason: str | None = None
+    tracking_dead_band_deg: float | None = None
+    slaved: bool = False
+    can_slave: bool = False
+    shutter: dict[str, Any] | None = None
+    safety: dict[str, Any] | None = None
 
 
 class CatalogueEntry(BaseModel):
@@ -116,3 +129,8 @@ class SimFaults(_Strict):
     cordic_overflow: bool | None = None
     linearity_alarm: bool | None = None
     stalled_motor: bool | None = None
+    spi_error: bool | None = None
+    rain: bool | None = None
+    shutter_stuck: bool | None = None
+    shutter_open_limit_never_trips: bool | None = None
+    shutter_closed_limit_never_trips: bool | None = None

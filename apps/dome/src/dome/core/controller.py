@@ -1,13 +1,19 @@
 """The dome's state machine: it alone owns the motor.
 
-``tick()`` runs once per control period (50 Hz): it reads one encoder frame, checks for a
-stall, and queues the next period's step pulses. Commands (from the IPC server's threads)
-only change the plan under the same lock; nothing moves except from ``tick()``.
+``tick()`` runs once per control period (50 Hz): it reads one encoder frame (and the home
+switch), runs the safety guards, and queues the next period's step pulses. Commands
+(from the IPC server's threads) only change the plan under the same lock; nothing moves
+except from ``tick()``.
 
 Safety rules, all enforced here, independent of any API:
-- steps sent while the encoder does not move is a stall: flush the queue now, FAULT;
+- the motor turning while the encoder does not is a stall; the encoder going the wrong
+  way, the error growing, or a slew overrunning its time is a runaway: flush the queue
+  now, FAULT, with the cause in the fault text (:mod:`dome.core.guards`);
 - a run of bad encoder frames stops motion the same way;
-- speed and acceleration never exceed the configured limits;
+- speed and acceleration never exceed the configured limits (:mod:`dome.core.motion`);
+- DIR changes only once the pulse engine reports its queue empty; until then the
+  controller waits at zero speed (a refusal from the stepper is waited out too);
+- continuous rotation runs only while renewed (deadman);
 - pulses are queued at most about two periods ahead, so if ticks stop the motor stops.
 """
 
@@ -16,23 +22,30 @@ from __future__ import annotations
 import enum
 import math
 import threading
-from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from dome.core import motion
 from dome.core.angles import check_azimuth, shortest_delta, wrap360
-from dome.core.errors import FaultedError, InvalidStateError, InvalidValueError, ParkedError
+from dome.core.errors import FaultedError, InvalidStateError, InvalidValueError
+from dome.core.guards import RunawayGuard, StallGuard
 from dome.core.mechanics import Mechanics
+from dome.core.ports import (
+    DigitalInput,
+    DirectionChangeError,
+    Encoder,
+    QueueFullError,
+    Segment,
+    Stepper,
+)
+from dome.core.position import PositionTracker
 from dome.core.store import PositionStore
-from dome.hardware.encoder import COUNTS_PER_TURN, Encoder, FrameError, parse_frame
-from dome.hardware.stepper import Segment, Stepper
 
 EventSink = Callable[[str, dict[str, Any]], None]
-
-# How far ahead the decelerating profile looks to cover the queue, the encoder's
-# quantisation and the dome's inertia; found with the simulator, generous for real domes.
-_LOOKAHEAD_S = 0.12
+# A hook asked before any rotation starts (the shutter interlock): a reason to refuse, or
+# None.
+MotionGate = Callable[[], str | None]
 
 
 class State(enum.Enum):
@@ -49,6 +62,7 @@ class _Mode(enum.Enum):
     POSITION = "position"
     VELOCITY = "velocity"
     SETTLING = "settling"
+    SEARCH = "search"  # turning towards the home switch
 
 
 @dataclass(frozen=True)
@@ -68,6 +82,9 @@ class Status:
     frames_ok: int
     frame_errors: dict[str, int] = field(default_factory=dict)
     tracking_azimuth: float | None = None
+    homing_required: str | None = None
+    home_switch: bool | None = None
+    deadman_s: float | None = None
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -86,11 +103,22 @@ class Status:
             "frames_ok": self.frames_ok,
             "frame_errors": dict(self.frame_errors),
             "tracking_azimuth": self.tracking_azimuth,
+            "homing_required": self.homing_required,
+            "home_switch": self.home_switch,
+            "deadman_s": self.deadman_s,
         }
 
 
 def _noop(kind: str, data: dict[str, Any]) -> None:
     pass
+
+
+@dataclass(frozen=True)
+class HomeSwitch:
+    """A switch that is active at ``azimuth_deg`` when reached turning ``direction``."""
+
+    input: DigitalInput
+    azimuth_deg: float
 
 
 class Controller:
@@ -102,6 +130,7 @@ class Controller:
         store: PositionStore,
         clock: Callable[[], float],
         on_event: EventSink = _noop,
+        home_switch: HomeSwitch | None = None,
     ) -> None:
         self.m = mechanics
         self._stepper = stepper
@@ -109,26 +138,32 @@ class Controller:
         self._store = store
         self._clock = clock
         self._emit_event = on_event
+        self._home = home_switch
+        self.motion_gate: MotionGate | None = None
         self._lock = threading.RLock()
         self._persisted = store.load()
+        self.pos = PositionTracker(mechanics)
+        self.pos.restore(self._persisted)
+        self._stall = StallGuard(mechanics)
+        self._runaway = RunawayGuard(mechanics)
         self._state = State.PARKED if self._persisted.parked else State.IDLE
-        self._raw: int | None = None
-        self._unwrapped: int | None = None
         self._mode = _Mode.NONE
         self._intent = ""
-        self._target_unwrapped: float | None = None
+        self._target: float | None = None  # machine degrees
         self._v = 0.0
         self._v_target = 0.0
         self._frac_steps = 0.0
-        self._queued_direction = 0  # of the pulses last queued (+1, -1; 0 before any)
+        self._queued_dir = 0  # dome direction of the pulses last queued (+1, -1; 0 none)
+        self._motor_deg = 0.0
+        self._change_motor_deg = 0.0  # motor position when the encoder last changed
+        self._last_unwrapped: int | None = None
         self._settle_until = 0.0
         self._settle_tries = 0
-        self._bad_in_row = 0
-        self._last_bad = ""
-        self._frames_ok = 0
-        self._frame_errors: Counter[str] = Counter({kind.value: 0 for kind in FrameError})
-        self._stall_ref_emitted = 0
-        self._stall_ref_unwrapped: int | None = None
+        self._deadman_until: float | None = None
+        self._deadman_tripped = False
+        self._search_from: float | None = None
+        self._home_active: bool | None = None
+        self._home_edge = False
         self._fault: str | None = None
         self._last_outcome: str | None = None
         self._last_tick: float | None = None
@@ -140,23 +175,34 @@ class Controller:
     def state(self) -> State:
         return self._state
 
+    def _az_of(self, machine: float) -> float:
+        return wrap360(machine + self._persisted.sync_offset_deg)
+
     def azimuth(self) -> float | None:
+        """The azimuth, or None while unknown (no frame yet, or homing needed)."""
         with self._lock:
-            if self._unwrapped is None:
+            machine = self.pos.machine_deg
+            if machine is None or not self.pos.referenced:
                 return None
-            return wrap360(self._unwrapped * self.m.deg_per_count + self._persisted.sync_offset_deg)
+            return self._az_of(machine)
 
     def is_moving(self) -> bool:
         return self._mode is not _Mode.NONE
+
+    def homing_required(self) -> str | None:
+        if self.pos.referenced:
+            return None
+        return self.pos.trust_note or "the position is not known: find home first"
 
     def status(self) -> Status:
         with self._lock:
             az = self.azimuth()
             target = None
-            if self._target_unwrapped is not None and self._mode is not _Mode.NONE:
-                target = wrap360(
-                    self._target_unwrapped * self.m.deg_per_count + self._persisted.sync_offset_deg
-                )
+            if self._target is not None and self._mode in (_Mode.POSITION, _Mode.SETTLING):
+                target = self._az_of(self._target)
+            deadman = None
+            if self._deadman_until is not None and self._mode is _Mode.VELOCITY:
+                deadman = max(0.0, self._deadman_until - self._clock())
             return Status(
                 state=self._state,
                 azimuth=az,
@@ -169,14 +215,27 @@ class Controller:
                 park_deg=self._persisted.park_deg,
                 fault=self._fault,
                 last_outcome=self._last_outcome,
-                encoder_counts=self._raw,
-                frames_ok=self._frames_ok,
-                frame_errors=dict(self._frame_errors),
+                encoder_counts=self.pos.raw,
+                frames_ok=self.pos.frames_ok,
+                frame_errors=dict(self.pos.frame_errors),
                 tracking_azimuth=self._track_az if self._state is State.TRACKING else None,
+                homing_required=self.homing_required(),
+                home_switch=self._home_active,
+                deadman_s=deadman,
             )
 
     def _near(self, az: float | None, where: float) -> bool:
-        return az is not None and abs(shortest_delta(az, where)) <= self.m.deg_per_count
+        return az is not None and abs(shortest_delta(az, where)) <= max(
+            self.m.deg_per_count, self._settle_tol
+        )
+
+    @property
+    def _stop_zone(self) -> float:
+        return max(0.5 * self.m.deg_per_count, self.m.creep_speed_deg_s * self.m.period)
+
+    @property
+    def _settle_tol(self) -> float:
+        return max(self.m.deg_per_count, 2 * self.m.creep_speed_deg_s * self.m.period)
 
     # --- the control period -----------------------------------------------------------
     def tick(self) -> None:
@@ -185,56 +244,61 @@ class Controller:
             dt = self.m.period if self._last_tick is None else now - self._last_tick
             dt = min(max(dt, 0.0), 3 * self.m.period)
             self._last_tick = now
-            self._read_encoder()
-            if self._state is State.FAULT or self._unwrapped is None:
+            good = self.pos.update(self._encoder.read())
+            too_many = self.pos.bad_in_row >= self.m.bad_frames_to_fault
+            if not good and too_many and self._state is not State.FAULT:
+                self._to_fault(
+                    f"encoder: {self.pos.bad_in_row} bad frames in a row"
+                    f" (last: {self.pos.last_bad})"
+                )
+            if self._home is not None:
+                self._read_home_switch()
+            if self._state is State.FAULT or self.pos.unwrapped is None:
                 return
+            self._motor_deg = (
+                self._stepper.emitted_steps() * self.m.motor_sign / self.m.steps_per_deg
+            )
+            if self.pos.unwrapped != self._last_unwrapped:
+                self._last_unwrapped = self.pos.unwrapped
+                self._change_motor_deg = self._motor_deg
             # only a good frame is evidence: a dropped one says nothing about motion, and a
             # run of them is the bad-frame limit's business
-            if self._bad_in_row == 0 and self._check_stall():
+            if good and self._check_guards(now):
                 return
+            if self._mode is _Mode.SEARCH and self._home_edge:
+                self._home_found()
             self._drive(now, dt)
 
-    def _read_encoder(self) -> None:
+    def _read_home_switch(self) -> None:
+        assert self._home is not None
         try:
-            frame = parse_frame(self._encoder.read_word())
-        except OSError:
-            self._bad_frame(FrameError.TRANSPORT)
+            active = self._home.input.active()
+        except OSError as exc:
+            self._home_edge = False
+            if self._mode is _Mode.SEARCH:
+                self._to_fault(f"home switch unreadable: {exc}")
             return
-        if frame.error is not None:
-            self._bad_frame(frame.error)
-            return
-        self._bad_in_row = 0
-        self._frames_ok += 1
-        if self._raw is None or self._unwrapped is None:
-            self._unwrapped = frame.position
-        else:
-            step = frame.position - self._raw
-            # one period moves the dome far less than half a turn: a bigger jump is a wrap
-            if step > COUNTS_PER_TURN // 2:
-                step -= COUNTS_PER_TURN
-            elif step < -COUNTS_PER_TURN // 2:
-                step += COUNTS_PER_TURN
-            self._unwrapped += step
-        self._raw = frame.position
+        self._home_edge = (
+            active
+            and self._home_active is False
+            and self._queued_dir == self.m.home_search_direction
+        )
+        self._home_active = active
 
-    def _bad_frame(self, kind: FrameError) -> None:
-        self._frame_errors[kind.value] += 1
-        self._bad_in_row += 1
-        self._last_bad = kind.value
-        if self._bad_in_row >= self.m.bad_frames_to_fault and self._state is not State.FAULT:
-            self._to_fault(f"encoder: {self._bad_in_row} bad frames in a row (last: {kind.value})")
-
-    def _check_stall(self) -> bool:
-        emitted = self._stepper.emitted_steps()
-        if self._unwrapped != self._stall_ref_unwrapped:
-            self._stall_ref_unwrapped = self._unwrapped
-            self._stall_ref_emitted = emitted
+    def _check_guards(self, now: float) -> bool:
+        pos = self.pos.machine_deg
+        assert pos is not None
+        if self._mode is _Mode.NONE and not self._stepper.busy():
+            self._stall.reset()
             return False
-        moved_deg = abs(emitted - self._stall_ref_emitted) / self.m.steps_per_deg
-        if moved_deg > self.m.stall_counts * self.m.deg_per_count:
-            self._to_fault(
-                f"stall: motor turned the dome {moved_deg:.2f} deg but the encoder did not move"
-            )
+        reason = self._stall.check(pos, self._motor_deg)
+        if reason is None:
+            error = None
+            if self._mode is _Mode.POSITION and self._target is not None:
+                error = self._target - pos
+            reason = self._runaway.check(now, pos, self._motor_deg, error, self._v)
+        if reason is not None:
+            self._to_fault(reason)
             return True
         return False
 
@@ -242,75 +306,103 @@ class Controller:
         if self._mode is _Mode.NONE:
             if self._state is State.TRACKING and self._track_az is not None:
                 az = self.azimuth()
-                assert az is not None
-                delta = shortest_delta(az, self._track_az)
-                if abs(delta) > self._dead_band:
-                    self._start_position(delta, "track")
+                if az is not None and abs(shortest_delta(az, self._track_az)) > self._dead_band:
+                    self._start_position(self._track_az, "track", now)
             if self._mode is _Mode.NONE:
                 return
         if self._mode is _Mode.SETTLING:
             self._settle(now)
             return
-        assert self._unwrapped is not None
+        pos = self.pos.machine_deg
+        assert pos is not None
         if self._mode is _Mode.POSITION:
-            assert self._target_unwrapped is not None
-            err_counts = self._target_unwrapped - self._unwrapped
-            # between encoder counts, dead-reckon from the steps sent since the last change
-            since = (self._stepper.emitted_steps() - self._stall_ref_emitted) / (
-                self.m.steps_per_deg * self.m.deg_per_count
-            )
-            err_est = err_counts - min(max(since, -1.0), 1.0)
-            if abs(err_counts) <= 0.5:
+            assert self._target is not None
+            err = self._target - pos
+            if abs(err) <= self._stop_zone:
                 self._halt()
                 self._mode = _Mode.SETTLING
                 self._settle_until = now + self.m.settle_s
                 return
-            # aim to reach creep speed a count and a half out: the last counts are
-            # crept, and creep is within the motor's start-stop rate, so the stop at
-            # the target count needs no ramp
-            dist = max(abs(err_est) - 1.0, 0.0) * self.m.deg_per_count
-            dist = max(dist - abs(self._v) * _LOOKAHEAD_S, 0.0)
-            # braking planned at 80% of the limit, so the ramp can always follow the plan
-            brake = 0.8 * self.m.acceleration_deg_s2
-            speed = min(self.m.max_speed_deg_s, math.sqrt(2 * brake * dist))
-            self._v_target = math.copysign(max(speed, self.m.creep_speed_deg_s), err_counts)
-        step = self.m.acceleration_deg_s2 * dt
-        v_new = self._v + min(max(self._v_target - self._v, -step), step)
-        if self._mode is _Mode.VELOCITY and self._v_target == 0.0 and abs(v_new) < 1e-9:
-            v_new = 0.0
-        pending = self._stepper.pending_steps()
+            # between encoder counts, dead-reckon from the steps sent since the last change,
+            # for braking only: the way to turn is the encoder's (backlash and slip make
+            # the estimate run ahead of the dome, and turning on it would hunt)
+            since = self._motor_deg - self._change_motor_deg
+            dpc = self.m.deg_per_count
+            err_est = err - min(max(since, -dpc), dpc)
+            if err_est * err <= 0:
+                err_est = math.copysign(1e-9, err)
+            v_new = motion.position_velocity(self._v, err_est, dt, self.m.limits, dpc)
+        else:
+            if (
+                self._mode is _Mode.VELOCITY
+                and self._deadman_until is not None
+                and now > self._deadman_until
+                and self._v_target != 0.0
+            ):
+                self._v_target = 0.0
+                self._deadman_tripped = True
+                self._emit_event("deadman", {"azimuth": self.azimuth()})
+            if self._mode is _Mode.SEARCH:
+                turned = abs(self._motor_deg - (self._search_from or 0.0))
+                if turned > 396.0:
+                    self._to_fault(
+                        f"home switch not found after turning {turned:.0f} deg: check"
+                        " DOME_HOME_SWITCH_GPIO and DOME_HOME_SWITCH_EDGE"
+                    )
+                    return
+            v_new = motion.ramp(self._v, self._v_target, dt, self.m.acceleration_deg_s2)
+            if self._v_target == 0.0 and abs(v_new) < 1e-9:
+                v_new = 0.0
+        busy = self._stepper.busy()
         direction = (v_new > 0) - (v_new < 0)
-        if direction and pending > 0 and direction != self._queued_direction:
-            # DIR may only change once the queue has drained. Compare with the pulses
-            # still queued, not with the last velocity: after a stop the velocity is
-            # already 0 while the last pulses are still going out.
+        if direction and direction != self._queued_dir and busy:
+            # DIR may only change once lgpio reports the queue drained: after a stop the
+            # velocity is 0 while the last pulses still go out. Wait here at zero speed.
             v_new = 0.0
+            direction = 0
         self._v = v_new
         if v_new == 0.0:
             self._frac_steps = 0.0
-            if self._mode is _Mode.VELOCITY and self._v_target == 0.0 and pending == 0:
-                self._finish("stopped")
+            if self._mode is _Mode.VELOCITY and self._v_target == 0.0 and not busy:
+                self._finish("deadman" if self._deadman_tripped else "stopped")
             return
         rate = abs(v_new) * self.m.steps_per_deg
-        want = rate * dt + self._frac_steps + (rate * self.m.period if pending == 0 else 0.0)
+        want = rate * dt + self._frac_steps + (rate * self.m.period if not busy else 0.0)
         n = int(want)
         self._frac_steps = want - n
-        if n > 0:
-            self._stepper.queue(Segment(direction, rate, n))
-            self._queued_direction = direction
+        if n <= 0:
+            return
+        # a slow ramp's few steps still go out within the period
+        segment = Segment(direction * self.m.motor_sign, max(rate, n * self.m.tick_hz), n)
+        try:
+            self._stepper.queue(segment)
+        except DirectionChangeError:
+            self._v = 0.0  # the stepper still has pulses the other way: wait for them
+            self._frac_steps = 0.0
+            return
+        except QueueFullError:
+            self._frac_steps = 0.0
+            return
+        if direction != self._queued_dir:
+            pos_now = self.pos.machine_deg
+            assert pos_now is not None
+            self._runaway.direction_changed(direction, pos_now, self._motor_deg)
+            self._queued_dir = direction
 
     def _settle(self, now: float) -> None:
         if now < self._settle_until:
             return
-        assert self._unwrapped is not None
-        assert self._target_unwrapped is not None
-        if abs(self._target_unwrapped - self._unwrapped) <= 1.0:
+        pos = self.pos.machine_deg
+        assert pos is not None
+        assert self._target is not None
+        if abs(self._target - pos) <= self._settle_tol:
             self._finish("arrived")
             return
         self._settle_tries += 1
         if self._settle_tries > self.m.settle_retries:
             self._to_fault(
-                f"could not settle within one encoder count after {self._settle_tries} tries"
+                f"could not settle within {self._settle_tol:.2f} deg after"
+                f" {self._settle_tries} tries"
             )
             return
         self._mode = _Mode.POSITION
@@ -321,19 +413,30 @@ class Controller:
         self._v_target = 0.0
         self._frac_steps = 0.0
 
+    def _save_position(self, clean: bool) -> None:
+        p = self._persisted
+        machine = self.pos.machine_deg
+        if machine is None or not self.pos.referenced:
+            return
+        p.position_deg, p.encoder_raw, p.position_clean = machine, self.pos.raw, clean
+        self._store.save_soon(p)
+
     def _finish(self, outcome: str) -> None:
         intent = self._intent
         self._halt()
         self._mode = _Mode.NONE
+        self._runaway.end_slew()
+        self._deadman_until = None
+        self._deadman_tripped = False
         self._last_outcome = f"{intent}: {outcome}"
         if intent == "park" and outcome == "arrived":
             self._state = State.PARKED
             self._persisted.parked = True
-            self._store.save(self._persisted)
         elif intent == "track" and self._state is State.TRACKING:
             pass
         elif self._state is not State.FAULT:
             self._state = State.IDLE
+        self._save_position(clean=True)
         self._emit_event(
             "motion_ended", {"intent": intent, "outcome": outcome, "azimuth": self.azimuth()}
         )
@@ -342,6 +445,8 @@ class Controller:
         self._halt()
         intent = self._intent if self._mode is not _Mode.NONE else ""
         self._mode = _Mode.NONE
+        self._runaway.end_slew()
+        self._deadman_until = None
         self._state = State.FAULT
         self._fault = reason
         self._track_az = None
@@ -349,43 +454,71 @@ class Controller:
         self._emit_event("fault", {"reason": reason, "intent": intent, "azimuth": self.azimuth()})
 
     # --- commands ---------------------------------------------------------------------
-    def _require_motion_allowed(self) -> None:
+    def _require_motion_allowed(self, *, needs_position: bool = True) -> None:
+        """Refuse what may not move; a slew while parked unparks (ASCOM: AtPark is reset
+        by any slew), once everything else allows it."""
         if self._state is State.FAULT:
             raise FaultedError(f"dome is in fault ({self._fault}); clear the fault first")
-        if self._state is State.PARKED:
-            raise ParkedError("dome is parked; unpark or find home first")
-        if self._unwrapped is None:
+        if self.pos.unwrapped is None:
             raise InvalidStateError("no valid encoder reading yet")
+        if needs_position and not self.pos.referenced:
+            raise InvalidStateError(f"position unknown: {self.homing_required()}")
+        if self.motion_gate is not None:
+            reason = self.motion_gate()
+            if reason is not None:
+                raise InvalidStateError(reason)
+        if self._state is State.PARKED:
+            self._unpark_locked()
 
-    def _start_position(self, delta_deg: float, intent: str) -> None:
-        assert self._unwrapped is not None
+    def _supersede(self, intent: str) -> None:
         if self._mode is not _Mode.NONE and self._intent != intent:
             self._emit_event(
                 "motion_ended",
                 {"intent": self._intent, "outcome": "superseded", "azimuth": self.azimuth()},
             )
-        self._target_unwrapped = self._unwrapped + delta_deg / self.m.deg_per_count
+
+    def _start_position(self, azimuth: float | None, intent: str, now: float) -> None:
+        """Head for ``azimuth`` (the shortest way from where the dome can stop) at once,
+        even mid-slew: braking and turning round are the profile's business."""
+        pos = self.pos.machine_deg
+        assert pos is not None
+        self._supersede(intent)
+        stop = pos + motion.stopping_distance(self._v, self.m.acceleration_deg_s2)
+        if azimuth is not None:
+            target = stop + shortest_delta(self._az_of(stop), azimuth)
+        else:
+            assert self._target is not None
+            target = self._target
+        self._set_target(target, intent, now)
+
+    def _set_target(self, target: float, intent: str, now: float) -> None:
+        pos = self.pos.machine_deg
+        assert pos is not None
+        restarted = self._mode is _Mode.NONE or self._intent != intent
+        self._target = target
         self._mode = _Mode.POSITION
         self._intent = intent
         self._settle_tries = 0
-        self._emit_event(
-            "motion_started",
-            {"intent": intent, "azimuth": self.azimuth(), "delta_deg": delta_deg},
+        self._deadman_until = None
+        distance = abs(motion.stopping_distance(self._v, self.m.acceleration_deg_s2)) * 2 + abs(
+            target - pos
         )
+        self._runaway.start_slew(now, distance, motion.travel_time(distance, self.m.limits))
+        if restarted:
+            self._save_position(clean=False)
+            self._emit_event(
+                "motion_started",
+                {"intent": intent, "azimuth": self.azimuth(), "delta_deg": target - pos},
+            )
 
     def goto(self, azimuth: float) -> None:
-        """Slew to ``azimuth`` by the shortest way."""
+        """Slew to ``azimuth`` by the shortest way; a new goto replaces the old at once."""
         az = self._checked_az(azimuth)
         with self._lock:
             self._require_motion_allowed()
-            current = self.azimuth()
-            assert current is not None
-            self._start_position(shortest_delta(current, self._to_raw_az(az)), "goto")
+            self._track_az = None
+            self._start_position(az, "goto", self._clock())
             self._state = State.SLEWING
-
-    def _to_raw_az(self, az: float) -> float:
-        # goto targets are in synced azimuth; so is azimuth(): the offset cancels out
-        return az
 
     def jog(self, delta_deg: float) -> None:
         """Turn by ``delta_deg`` (+ clockwise), the way the sign says even past 180."""
@@ -398,28 +531,43 @@ class Controller:
                 f"jog must be a non-zero number of degrees up to 360, got {delta_deg}"
             )
         with self._lock:
-            self._require_motion_allowed()
-            self._start_position(float(delta_deg), "jog")
+            self._require_motion_allowed(needs_position=False)
+            pos = self.pos.machine_deg
+            assert pos is not None
+            self._track_az = None
+            self._supersede("jog")
+            self._set_target(pos + float(delta_deg), "jog", self._clock())
             self._state = State.SLEWING
 
-    def move_continuous(self, direction: int) -> None:
+    def move_continuous(self, direction: int) -> float:
+        """Turn at full speed for as long as this is called again within ``deadman_s``
+        (the same direction renews; the other reverses). Returns the deadman time."""
         if direction not in (1, -1) or isinstance(direction, bool):
             raise InvalidValueError(f"direction must be +1 (clockwise) or -1, got {direction!r}")
         with self._lock:
-            self._require_motion_allowed()
-            if self._mode is not _Mode.NONE:
-                self._emit_event(
-                    "motion_ended",
-                    {"intent": self._intent, "outcome": "superseded", "azimuth": self.azimuth()},
-                )
-            self._mode = _Mode.VELOCITY
-            self._intent = "continuous"
-            self._v_target = direction * self.m.max_speed_deg_s
-            self._state = State.SLEWING
-            self._emit_event(
-                "motion_started",
-                {"intent": "continuous", "azimuth": self.azimuth(), "direction": direction},
+            now = self._clock()
+            renewing = (
+                self._mode is _Mode.VELOCITY
+                and self._intent == "continuous"
+                and self._v_target == direction * self.m.max_speed_deg_s
             )
+            if not renewing:
+                self._require_motion_allowed(needs_position=False)
+                self._track_az = None
+                self._supersede("continuous")
+                self._mode = _Mode.VELOCITY
+                self._intent = "continuous"
+                self._v_target = direction * self.m.max_speed_deg_s
+                self._runaway.end_slew()
+                self._state = State.SLEWING
+                self._save_position(clean=False)
+                self._emit_event(
+                    "motion_started",
+                    {"intent": "continuous", "azimuth": self.azimuth(), "direction": direction},
+                )
+            self._deadman_until = now + self.m.deadman_s
+            self._deadman_tripped = False
+            return self.m.deadman_s
 
     def stop(self) -> None:
         """Decelerate to a stop at the configured acceleration; ends tracking."""
@@ -428,11 +576,13 @@ class Controller:
             if self._state is State.TRACKING and self._mode is _Mode.NONE:
                 self._state = State.IDLE
                 self._emit_event("tracking_stopped", {"azimuth": self.azimuth()})
-            if self._mode in (_Mode.POSITION, _Mode.VELOCITY):
+            if self._mode in (_Mode.POSITION, _Mode.VELOCITY, _Mode.SEARCH):
                 self._mode = _Mode.VELOCITY
                 self._v_target = 0.0
+                self._deadman_until = None
+                self._runaway.end_slew()
                 self._intent = self._intent or "stop"
-                if self._state is State.TRACKING:
+                if self._state in (State.TRACKING, State.HOMING):
                     self._state = State.SLEWING
             elif self._mode is _Mode.SETTLING:
                 self._finish("stopped")
@@ -441,8 +591,7 @@ class Controller:
         """Stop now: the queued pulses are dropped."""
         with self._lock:
             self._track_az = None
-            moving = self._mode is not _Mode.NONE
-            if moving:
+            if self._mode is not _Mode.NONE:
                 self._finish("aborted")
             else:
                 self._halt()
@@ -450,39 +599,65 @@ class Controller:
                 self._state = State.IDLE
 
     def sync(self, azimuth: float) -> None:
-        """Declare that the dome points at ``azimuth`` now."""
+        """Declare that the dome points at ``azimuth`` now (this also makes a position
+        that needed homing known again)."""
         az = self._checked_az(azimuth)
         with self._lock:
             if self._state is State.FAULT:
                 raise FaultedError(f"dome is in fault ({self._fault}); clear the fault first")
             if self._mode is not _Mode.NONE or self._state is State.TRACKING:
                 raise InvalidStateError("cannot sync while the dome moves or tracks")
-            if self._unwrapped is None:
+            machine = self.pos.machine_deg
+            if machine is None:
                 raise InvalidStateError("no valid encoder reading yet")
-            raw = self._unwrapped * self.m.deg_per_count
-            self._persisted.sync_offset_deg = wrap360(az - raw)
+            self._persisted.sync_offset_deg = wrap360(az - machine)
+            self.pos.mark_referenced()
+            self._save_position(clean=True)
             self._store.save(self._persisted)
             self._emit_event("sync", {"azimuth": az})
 
     def find_home(self) -> None:
+        """With a home switch: turn towards it, re-reference the azimuth at its edge,
+        then go to the home azimuth. Without one: go to the home azimuth."""
         with self._lock:
             if self._state is State.PARKED:
                 self._unpark_locked()
-            self._require_motion_allowed()
-            current = self.azimuth()
-            assert current is not None
-            self._start_position(shortest_delta(current, self._persisted.home_deg), "home")
+            if self._home is None:
+                self._require_motion_allowed()
+                self._track_az = None
+                self._start_position(self._persisted.home_deg, "home", self._clock())
+                self._state = State.HOMING
+                return
+            self._require_motion_allowed(needs_position=False)
+            self._track_az = None
+            self._supersede("home")
+            self._mode = _Mode.SEARCH
+            self._intent = "home"
+            self._v_target = self.m.home_search_direction * self.m.home_search_speed_deg_s
+            self._search_from = self._motor_deg
+            self._deadman_until = None
+            self._runaway.start_slew(self._clock(), 360.0, 396.0 / self.m.home_search_speed_deg_s)
             self._state = State.HOMING
+            self._save_position(clean=False)
+            self._emit_event("motion_started", {"intent": "home", "azimuth": self.azimuth()})
+
+    def _home_found(self) -> None:
+        assert self._home is not None
+        machine = self.pos.machine_deg
+        assert machine is not None
+        self._persisted.sync_offset_deg = wrap360(self._home.azimuth_deg - machine)
+        self.pos.mark_referenced()
+        self._store.save_soon(self._persisted)
+        self._emit_event("home_switch", {"azimuth": self._home.azimuth_deg})
+        self._start_position(self._persisted.home_deg, "home", self._clock())
 
     def park(self) -> None:
         with self._lock:
             if self._state is State.PARKED:
                 return
             self._require_motion_allowed()
-            current = self.azimuth()
-            assert current is not None
             self._track_az = None
-            self._start_position(shortest_delta(current, self._persisted.park_deg), "park")
+            self._start_position(self._persisted.park_deg, "park", self._clock())
             self._state = State.SLEWING
 
     def unpark(self) -> None:
@@ -511,18 +686,18 @@ class Controller:
             return self._checked_az(azimuth, what)
         here = self.azimuth()
         if here is None:
-            raise InvalidStateError("no valid encoder reading yet")
+            raise InvalidStateError(f"position unknown: {self.homing_required()}")
         return here
 
     def clear_fault(self) -> None:
         with self._lock:
             if self._state is not State.FAULT:
                 return
-            if self._bad_in_row > 0:
+            if self.pos.bad_in_row > 0:
                 raise InvalidStateError("the encoder still sends bad frames; fix it first")
             self._state = State.PARKED if self._persisted.parked else State.IDLE
             self._fault = None
-            self._stall_ref_unwrapped = None
+            self._stall.reset()
             self._emit_event("fault_cleared", {"azimuth": self.azimuth()})
 
     def start_tracking(self, azimuth: float, dead_band_deg: float) -> None:
@@ -532,14 +707,11 @@ class Controller:
             raise InvalidValueError(f"dead band must be 0..30 degrees, got {dead_band_deg}")
         with self._lock:
             self._require_motion_allowed()
-            self._dead_band = max(dead_band_deg, self.m.deg_per_count)
+            self._dead_band = max(dead_band_deg, self._settle_tol)
             self._track_az = az
             if self._mode is not _Mode.NONE and self._intent != "track":
-                self._emit_event(
-                    "motion_ended",
-                    {"intent": self._intent, "outcome": "superseded", "azimuth": self.azimuth()},
-                )
-                self._mode = _Mode.NONE
+                # the old slew is replaced now: the first tracking move starts from here
+                self._start_position(az, "track", self._clock())
             self._state = State.TRACKING
             self._emit_event("tracking_started", {"azimuth": self.azimuth(), "target": az})
 
@@ -549,6 +721,8 @@ class Controller:
             if self._state is not State.TRACKING:
                 raise InvalidStateError("not tracking")
             self._track_az = az
+            if self._mode in (_Mode.POSITION, _Mode.SETTLING) and self._intent == "track":
+                self._start_position(az, "track", self._clock())  # a new target: at once
 
     def tracking_error(self) -> float | None:
         with self._lock:
@@ -564,6 +738,10 @@ class Controller:
             raise InvalidValueError(str(exc)) from None
 
     def shutdown(self) -> None:
-        """Drop all queued pulses; the last thing before the hardware is closed."""
+        """Drop all queued pulses and save where the dome is; the last thing before the
+        hardware is closed."""
         with self._lock:
             self._halt()
+            if self._mode is _Mode.NONE:
+                self._save_position(clean=True)
+            self._store.flush()

@@ -34,3 +34,11 @@ class BelowHorizonError(DomeError):
 
 class NotConnectedError(DomeError):
     """The control process cannot be reached."""
+
+
+class NotImplementedByDomeError(DomeError):
+    """This dome has no such part (a shutter, a telescope to follow)."""
+
+
+class UnsafeError(DomeError):
+    """The weather/safety source says unsafe (or cannot be read): the shutter stays shut."""

@@ -31,6 +31,18 @@ def _dot(a: Vec, b: Vec) -> float:
     return a[0] * b[0] + a[1] * b[1] + a[2] * b[2]
 
 
+def hour_angle(alt_deg: float, az_deg: float, latitude_deg: float) -> float:
+    """The hour angle (degrees, + west of the meridian, in (-180, 180]) of the direction
+    ``alt_deg``/``az_deg`` seen from ``latitude_deg``."""
+    alt, az, lat = (math.radians(x) for x in (alt_deg, az_deg, latitude_deg))
+    # the direction in the equatorial frame (x towards the meridian's equator point,
+    # y west, z the pole), from the horizon frame (east, north, up)
+    e, n, u = math.cos(alt) * math.sin(az), math.cos(alt) * math.cos(az), math.sin(alt)
+    x = -n * math.sin(lat) + u * math.cos(lat)
+    y = -e
+    return math.degrees(math.atan2(y, x))
+
+
 @dataclass(frozen=True)
 class DomeGeometry:
     radius_m: float
@@ -41,8 +53,13 @@ class DomeGeometry:
     optical_offset_m: float = 0.0
     pier_side: Literal["east", "west"] = "east"
 
-    def slit_azimuth(self, alt_deg: float, az_deg: float) -> float:
-        """Dome azimuth (degrees) for a telescope pointing at ``alt_deg``/``az_deg``."""
+    def slit_azimuth(
+        self, alt_deg: float, az_deg: float, pier_side: Literal["east", "west"] | None = None
+    ) -> float:
+        """Dome azimuth (degrees) for a telescope pointing at ``alt_deg``/``az_deg`` with
+        the tube on ``pier_side`` (ASCOM pierEast: the tube east of the pier, looking
+        west) of a German equatorial mount."""
+        side = pier_side or self.pier_side
         t = _unit(alt_deg, az_deg)
         origin: Vec = (self.mount_offset_east_m, self.mount_offset_north_m, self.mount_offset_up_m)
         if self.optical_offset_m:
@@ -53,7 +70,7 @@ class DomeGeometry:
             d = _cross(polar, t)
             norm = math.sqrt(_dot(d, d))
             if norm > 1e-9:  # pointing at the pole: the offset has no sideways direction
-                sign = 1.0 if self.pier_side == "east" else -1.0
+                sign = 1.0 if side == "east" else -1.0
                 k = sign * self.optical_offset_m / norm
                 origin = (origin[0] + k * d[0], origin[1] + k * d[1], origin[2] + k * d[2])
         if _dot(origin, origin) >= self.radius_m**2:

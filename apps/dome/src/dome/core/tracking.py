@@ -24,9 +24,16 @@ from astropy.utils.data import conf as data_conf
 
 from dome.core.catalogue import check_coordinates
 from dome.core.controller import Controller, State
-from dome.core.corrections import CorrectionTable, load_csv
-from dome.core.errors import BelowHorizonError, InvalidValueError
-from dome.core.geometry import DomeGeometry
+from dome.core.corrections import CorrectionTable, CorrectionTableError
+from dome.core.errors import (
+    BelowHorizonError,
+    InvalidStateError,
+    InvalidValueError,
+    NotConnectedError,
+)
+from dome.core.geometry import DomeGeometry, hour_angle
+from dome.core.pier import PierPolicy
+from dome.core.ports import Mount, MountReading
 from labkit.logs import get_logger
 
 if TYPE_CHECKING:
@@ -59,29 +66,53 @@ class Pointing:
     altitude: float
     azimuth: float
     dome_azimuth: float
+    rule: str = "geometry"
+    pier_side: str | None = None
 
 
 class SlitCalculator:
-    """RA/Dec at a time → telescope alt/az → slit azimuth."""
+    """Object alt/az → dome azimuth: the measured table where it has the altitude, the
+    geometric model (with the pier-side policy) elsewhere. RA/Dec at a time → alt/az."""
 
     def __init__(
-        self, site: Site, geometry: DomeGeometry, corrections: CorrectionTable | None = None
+        self,
+        site: Site,
+        geometry: DomeGeometry,
+        corrections: CorrectionTable | None = None,
+        pier: PierPolicy | None = None,
     ) -> None:
         self._location = site.location()
+        self.site = site
         self.geometry = geometry
         self.corrections = corrections
+        self.pier = pier or PierPolicy()
 
-    def pointing(self, ra_deg: float, dec_deg: float, when: Time) -> Pointing:
+    def slit(self, alt: float, az: float, mount_side: str | None = None) -> Pointing:
+        if self.corrections is not None:
+            found = self.corrections.lookup(alt, az)
+            if found is not None:
+                return Pointing(alt, az, found.dome_azimuth, found.detail, mount_side)
+        ha = hour_angle(alt, az, self.site.latitude_deg)
+        side, why = self.pier.side(ha, mount_side)
+        rule = f"geometry (pier {side}: {why})"
+        if self.corrections is not None:
+            lo, hi = self.corrections.altitude_range
+            rule = f"geometry, outside the table's altitudes {lo:g}-{hi:g} (pier {side}: {why})"
+        return Pointing(alt, az, self.geometry.slit_azimuth(alt, az, side), rule, side)
+
+    def altaz(self, ra_deg: float, dec_deg: float, when: Time) -> tuple[float, float]:
         coord = SkyCoord(ra=ra_deg * u.deg, dec=dec_deg * u.deg, frame="icrs")
         with warnings.catch_warnings():
             # beyond the bundled IERS tables astropy warns and extrapolates: fine for a slit
             warnings.simplefilter("ignore")
             altaz = coord.transform_to(AltAz(obstime=when, location=self._location))
-        alt, az = float(altaz.alt.deg), float(altaz.az.deg)
-        dome = self.geometry.slit_azimuth(alt, az)
-        if self.corrections is not None:
-            dome = self.corrections.apply(dome)
-        return Pointing(alt, az, dome)
+        return float(altaz.alt.deg), float(altaz.az.deg)
+
+    def pointing(
+        self, ra_deg: float, dec_deg: float, when: Time, mount_side: str | None = None
+    ) -> Pointing:
+        alt, az = self.altaz(ra_deg, dec_deg, when)
+        return self.slit(alt, az, mount_side)
 
 
 @dataclass
@@ -91,6 +122,7 @@ class _Target:
     dec_deg: float
     started: float
     last: Pointing | None = None
+    slaved: bool = False
 
 
 class TrackingService:
@@ -104,8 +136,10 @@ class TrackingService:
         min_altitude_deg: float,
         on_event: Callable[[str, dict[str, Any]], None] = lambda k, d: None,
         now: Callable[[], Time] = Time.now,
+        mount: Mount | None = None,
     ) -> None:
         self._controller = controller
+        self.mount = mount
         self.calculator = calculator
         self.update_s = update_s
         self.dead_band_deg = dead_band_deg
@@ -139,6 +173,44 @@ class TrackingService:
         assert described is not None
         return described
 
+    def slave(self) -> dict[str, Any]:
+        """Follow the telescope: read where it points (and its side of pier) every
+        ``update_s`` instead of a named target."""
+        if self.mount is None:
+            raise InvalidStateError("no telescope to follow: set DOME_MOUNT_ADDRESS")
+        reading = self._read_mount()
+        pointing = self.calculator.slit(
+            reading.altitude_deg, reading.azimuth_deg, reading.side_of_pier
+        )
+        self._check_altitude(self.mount.name, pointing)
+        with self._lock:
+            self._controller.start_tracking(pointing.dome_azimuth, self.dead_band_deg)
+            self._target = _Target(
+                self.mount.name,
+                reading.ra_hours * 15.0,
+                reading.dec_deg,
+                _time.time(),
+                pointing,
+                slaved=True,
+            )
+            self.last_reason = None
+        self._on_event("slaving_started", {"mount": self.mount.name})
+        described = self.describe()
+        assert described is not None
+        return described
+
+    def _read_mount(self) -> MountReading:
+        assert self.mount is not None
+        try:
+            return self.mount.read()
+        except Exception as exc:  # any failure of the client: the mount is lost
+            raise NotConnectedError(f"the telescope does not answer: {exc}") from None
+
+    @property
+    def slaved(self) -> bool:
+        target = self._target
+        return target is not None and target.slaved
+
     def _check_altitude(self, name: str, p: Pointing) -> None:
         if p.altitude < self.min_altitude_deg:
             raise BelowHorizonError(
@@ -164,15 +236,38 @@ class TrackingService:
     # --- the periodic update ---
     def update(self) -> Pointing | None:
         """Recompute the slit azimuth for now and hand it to the controller."""
+        reading: MountReading | None = None
+        target = self._target
+        if target is not None and target.slaved:
+            # the telescope is read outside the lock: a slow mount never delays a stop
+            try:
+                reading = self._read_mount()
+            except NotConnectedError as exc:
+                with self._lock:
+                    if self._target is not target:
+                        return None
+                    self._target = None
+                    self.last_reason = f"stopped following the telescope: {exc}"
+                self._controller.stop()
+                self._on_event("slaving_stopped", {"reason": self.last_reason})
+                log.warning("mount lost: stopped following", error=str(exc))
+                return None
         with self._lock:
-            target = self._target
+            if self._target is not target:
+                return None
             if target is None:
                 return None
             if self._controller.state is not State.TRACKING:
                 self._target = None
                 return None
             started = _time.perf_counter()
-            pointing = self.calculator.pointing(target.ra_deg, target.dec_deg, self._now())
+            if reading is not None:
+                target.ra_deg, target.dec_deg = reading.ra_hours * 15.0, reading.dec_deg
+                pointing = self.calculator.slit(
+                    reading.altitude_deg, reading.azimuth_deg, reading.side_of_pier
+                )
+            else:
+                pointing = self.calculator.pointing(target.ra_deg, target.dec_deg, self._now())
             self.last_update_s = _time.perf_counter() - started
             target.last = pointing
             if pointing.altitude < self.min_altitude_deg:
@@ -198,7 +293,10 @@ class TrackingService:
             "altitude": p.altitude if p else None,
             "azimuth": p.azimuth if p else None,
             "dome_azimuth": p.dome_azimuth if p else None,
+            "rule": p.rule if p else None,
+            "pier_side": p.pier_side if p else None,
             "started": target.started,
+            "slaved": target.slaved,
         }
 
     def start_thread(self) -> None:
@@ -215,11 +313,7 @@ class TrackingService:
                 log.error("tracking update failed", error=repr(exc))
 
 
-def build_tracking(
-    settings: DomeSettings,
-    controller: Controller,
-    on_event: Callable[[str, dict[str, Any]], None],
-) -> TrackingService:
+def build_calculator(settings: DomeSettings, corrections: CorrectionTable | None) -> SlitCalculator:
     geometry = DomeGeometry(
         radius_m=settings.dome_radius_m,
         latitude_deg=settings.latitude_deg,
@@ -227,15 +321,29 @@ def build_tracking(
         mount_offset_north_m=settings.mount_offset_north_m,
         mount_offset_up_m=settings.mount_offset_up_m,
         optical_offset_m=settings.optical_offset_m,
-        pier_side=settings.pier_side,
     )
-    corrections = load_csv(settings.correction_table) if settings.correction_table else None
     site = Site(settings.latitude_deg, settings.longitude_deg, settings.elevation_m)
+    pier = PierPolicy(settings.pier_side, settings.meridian_flip_offset_deg)
+    return SlitCalculator(site, geometry, corrections, pier)
+
+
+def build_tracking(
+    settings: DomeSettings,
+    controller: Controller,
+    on_event: Callable[[str, dict[str, Any]], None],
+    mount: Mount | None = None,
+) -> TrackingService:
+    try:
+        corrections = CorrectionTable.load(settings.corrections_file)
+    except CorrectionTableError as exc:
+        log.error("correction table unusable: geometry only", error=str(exc))
+        corrections = None
     return TrackingService(
         controller,
-        SlitCalculator(site, geometry, corrections),
+        build_calculator(settings, corrections),
         update_s=settings.tracking_update_s,
         dead_band_deg=settings.tracking_dead_band_deg,
         min_altitude_deg=settings.min_altitude_deg,
         on_event=on_event,
+        mount=mount,
     )

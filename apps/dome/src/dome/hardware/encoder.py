@@ -8,9 +8,10 @@ magnitude increase, bit 1 magnitude decrease, bit 0 even parity over the whole w
 
 from __future__ import annotations
 
-import enum
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any
+
+from dome.core.ports import EncoderSample, FrameError
 
 COUNTS_PER_TURN = 1024
 
@@ -19,16 +20,6 @@ _COF = 1 << 4
 _LIN = 1 << 3
 _MAG_INC = 1 << 2
 _MAG_DEC = 1 << 1
-
-
-class FrameError(enum.Enum):
-    """Why a frame is not a position; the values are the metric label."""
-
-    PARITY = "parity"
-    CORDIC_OVERFLOW = "cordic_overflow"
-    LINEARITY_ALARM = "linearity_alarm"
-    NOT_READY = "not_ready"
-    TRANSPORT = "transport"
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,33 +95,64 @@ def build_frame(
     return word
 
 
-class Encoder(Protocol):
-    """Read one raw frame; raises ``OSError`` when the transport fails."""
+# Clock edges before D9 in a transfer, by SPI mode. The EMS22A drives DO on the rising
+# edge of CLK and the datasheet's timing diagram idles CLK high; D9 appears after the
+# first rising edge (see the README). Mode 1 (idle low, sample on the falling edge) reads
+# D9 on the first sampling edge; mode 0 samples on the rising edge, the edge the
+# encoder changes DO on, so its first sample is the level before D9. DriftApp, the
+# observatory's own reader, runs mode 0 and takes ``(b0 & 0x3F) << 4 | b1 >> 4`` of a
+# 2-byte transfer: bits 13..4 of a word whose D9 is at bit 14, i.e. twice the count rate,
+# which its empirical CALIBRATION_FACTOR (0.010851 = 50/2303 / 2) absorbs. Hence one
+# leading bit in mode 0. Modes 2 and 3 are refused: nothing here shows how they frame.
+LEADING_BITS = {0: 1, 1: 0}
 
-    def read_word(self) -> int: ...
 
-    def close(self) -> None: ...
+def frame_from_transfer(data: list[int] | bytes, mode: int) -> int:
+    """The 16-bit frame inside a 3-byte (24 clock) transfer made in SPI ``mode``."""
+    if len(data) != 3:
+        raise ValueError(f"expected a 3-byte transfer, got {len(data)} bytes")
+    word = (int(data[0]) << 16) | (int(data[1]) << 8) | int(data[2])
+    return (word >> (8 - LEADING_BITS[mode])) & 0xFFFF
 
 
 class SpiEncoder:
-    """The EMS22A on spidev. ``spidev`` is imported here, lazily, so that machines without
-    it (CI, laptops) can import the package and run the simulator."""
+    """The EMS22A on spidev. 24 clocks per read, so the whole frame (parity included)
+    arrives whatever the leading bits of the mode; the frame is then checked as usual,
+    so a wrong ``DOME_SPI_MODE`` shows at once as parity errors, never as a position.
+
+    ``spi`` is a ``spidev.SpiDev`` (opened by :func:`open_spidev`) or the simulator's."""
 
     MAX_SPEED_HZ = 1_000_000
 
-    def __init__(self, bus: int, device: int, speed_hz: int, mode: int) -> None:
-        if not 0 < speed_hz <= self.MAX_SPEED_HZ:
-            raise ValueError(f"EMS22A clock must be at most 1 MHz, got {speed_hz} Hz")
-        import spidev
+    def __init__(self, spi: Any, mode: int, counts_per_turn: int = COUNTS_PER_TURN) -> None:
+        if mode not in LEADING_BITS:
+            raise ValueError(f"SPI mode must be 0 or 1 for the EMS22A, got {mode}")
+        self._spi = spi
+        self._mode = mode
+        self.counts_per_turn = counts_per_turn
 
-        self._spi = spidev.SpiDev()
-        self._spi.open(bus, device)
-        self._spi.max_speed_hz = speed_hz
-        self._spi.mode = mode
-
-    def read_word(self) -> int:
-        hi, lo = self._spi.xfer2([0, 0])
-        return (int(hi) << 8) | int(lo)
+    def read(self) -> EncoderSample:
+        try:
+            data = self._spi.xfer2([0, 0, 0])
+        except OSError:
+            return EncoderSample(None, FrameError.TRANSPORT)
+        frame = parse_frame(frame_from_transfer(data, self._mode))
+        if frame.error is not None:
+            return EncoderSample(None, frame.error)
+        return EncoderSample(frame.position)
 
     def close(self) -> None:
         self._spi.close()
+
+
+def open_spidev(bus: int, device: int, speed_hz: int, mode: int) -> Any:
+    """spidev, imported here so machines without it can import the package."""
+    if not 0 < speed_hz <= SpiEncoder.MAX_SPEED_HZ:
+        raise ValueError(f"EMS22A clock must be at most 1 MHz, got {speed_hz} Hz")
+    import spidev
+
+    spi = spidev.SpiDev()
+    spi.open(bus, device)
+    spi.max_speed_hz = speed_hz
+    spi.mode = mode
+    return spi

@@ -1,10 +1,15 @@
-"""A simulated dome: step pulses in, encoder frames out.
+"""A simulated dome: step pulses in (from :class:`~dome.sim.lgpio.SimLgpio`), encoder
+frames out (through :class:`SimSpiDev`), and a home switch.
 
-The physics is advanced lazily to the clock's "now" whenever the stepper or encoder is
-touched, so the same model runs on the wall clock (``dome serve --sim``) and on a test's
-simulated clock. Model: motor steps through the gearing move the drive; the dome follows
-the drive through a little backlash and slip, with inertia (a first-order lag); the
-encoder on the dome ring is quantised to 1024 counts per encoder turn.
+The physics is advanced lazily to the clock's "now" whenever anything is read, so the
+same model runs on the wall clock (``dome serve --sim``) and on a test's simulated
+clock. Model: the DM556T turns the motor one step per rising edge of STEP, the way the
+DIR line says at that edge (a ``motor_reversed`` dome turns the other way); the drive
+moves the dome through a little backlash and slip, with inertia (a first-order lag);
+the EMS22A on its wheel (``encoder_turns_per_dome_turn`` wheel turns per dome turn, any
+ratio) is quantised to 1024 counts per turn and may count the opposite way
+(``encoder_reversed``). The home switch is a cam of ``home_width_deg`` that pulls its
+input low (as the observatory's SS-5GL microswitch does) around ``home_deg``.
 """
 
 from __future__ import annotations
@@ -12,13 +17,12 @@ from __future__ import annotations
 import math
 import random
 import threading
-from collections import deque
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from dome.hardware.encoder import COUNTS_PER_TURN, build_frame
-from dome.hardware.stepper import DirectionChangeError, Segment
+from dome.hardware.encoder import COUNTS_PER_TURN, LEADING_BITS, build_frame
+from dome.sim.lgpio import SimLgpio
 
 _SUBSTEP = 0.002
 
@@ -32,6 +36,7 @@ class SimFaults:
     cordic_overflow: bool = False
     linearity_alarm: bool = False
     stalled_motor: bool = False
+    spi_error: bool = False
 
     def update(self, **changes: Any) -> None:
         for name, value in changes.items():
@@ -51,17 +56,25 @@ class SimFaults:
 @dataclass(frozen=True)
 class SimMechanics:
     steps_per_dome_turn: int
-    encoder_turns_per_dome_turn: int = 1
+    encoder_turns_per_dome_turn: float = 1.0
     backlash_deg: float = 0.1
     slip_fraction: float = 0.002
     inertia_s: float = 0.02
     encoder_offset_counts: int = 0
+    motor_reversed: bool = False
+    encoder_reversed: bool = False
+    home_deg: float | None = None
+    home_width_deg: float = 2.0
 
 
 @dataclass
 class SimDome:
     mechanics: SimMechanics
     clock: Callable[[], float]
+    lg: SimLgpio
+    dir_gpio: int = 17
+    step_gpio: int = 18
+    home_gpio: int | None = None
     dome_deg: float = 0.0
     faults: SimFaults = field(default_factory=SimFaults)
     seed: int = 1
@@ -70,13 +83,15 @@ class SimDome:
         self._lock = threading.RLock()
         self._rng = random.Random(self.seed)  # noqa: S311 - physics noise, not secrets
         self._t = self.clock()
-        self._queue: deque[list[Any]] = deque()  # [segment, steps_left, fraction]
         self._emitted = 0
         self._drive_deg = self.dome_deg
         self._follow_deg = self.dome_deg  # the backlash's output side
         self._stuck_word: int | None = None
         self._deg_per_step = 360.0 / self.mechanics.steps_per_dome_turn
         self.frames_sent = 0
+        self.lg.watch_dir(self.dir_gpio, self.step_gpio)
+        if self.home_gpio is not None:
+            self.lg.attach_input(self.home_gpio, self.home_level)
 
     # --- physics --------------------------------------------------------------------
     def advance(self) -> None:
@@ -85,30 +100,31 @@ class SimDome:
             dt = now - self._t
             if dt <= 0:
                 return
+            at_rest = (
+                abs(self._follow_deg - self.dome_deg) < 1e-9
+                and abs(self._drive_deg - self._follow_deg) <= self.mechanics.backlash_deg / 2
+            )
+            if at_rest and self.lg.quiet(self.step_gpio):
+                self._t = now  # no pulses and nothing moving: nothing to integrate
+                return
+            n = max(1, math.ceil(dt / _SUBSTEP))
+            h = dt / n
+            for i in range(1, n + 1):
+                self._substep(self._t + i * h, h)
             self._t = now
-            if not self._queue and abs(self._follow_deg - self.dome_deg) < 1e-9:
-                return  # at rest: nothing to integrate
-            steps_n = max(1, math.ceil(dt / _SUBSTEP))
-            h = dt / steps_n
-            for _ in range(steps_n):
-                self._substep(h)
 
-    def _substep(self, h: float) -> None:
-        budget = h
-        while self._queue and budget > 0:
-            item = self._queue[0]
-            segment: Segment = item[0]
-            exact = segment.rate_hz * budget + item[2]
-            n = min(int(exact), item[1])
-            item[2] = exact - n if n < item[1] else 0.0
-            used = n / segment.rate_hz if n == item[1] else budget
-            item[1] -= n
-            self._emit(segment.direction * n)
-            budget -= used
-            if item[1] == 0:
-                self._queue.popleft()
-            else:
-                break
+    def _substep(self, until: float, h: float) -> None:
+        for at_us, count in self.lg.take_edges(self.step_gpio, until):
+            level = self.lg.dir_level_at(self.dir_gpio, at_us)
+            direction = 1 if level else -1
+            if self.mechanics.motor_reversed:
+                direction = -direction
+            self._emit(direction * count)
+        if (
+            abs(self._follow_deg - self.dome_deg) < 1e-9
+            and abs(self._drive_deg - self._follow_deg) <= self.mechanics.backlash_deg / 2
+        ):
+            return  # at rest: nothing to integrate
         # backlash: the follower moves only once the drive has taken up the play
         half = self.mechanics.backlash_deg / 2
         gap = self._drive_deg - self._follow_deg
@@ -129,36 +145,14 @@ class SimDome:
         slip = 1.0 - self.mechanics.slip_fraction * (0.5 + self._rng.random())
         self._drive_deg += steps * self._deg_per_step * slip
 
-    # --- the stepper side -----------------------------------------------------------
-    def queue(self, segment: Segment) -> None:
-        with self._lock:
-            self.advance()
-            if self._queue and self._queue[-1][0].direction != segment.direction:
-                raise DirectionChangeError("queued pulses still going out")
-            self._queue.append([segment, segment.steps, 0.0])
-
-    def pending_steps(self) -> int:
-        with self._lock:
-            self.advance()
-            return sum(int(item[1]) for item in self._queue)
-
-    def emitted_steps(self) -> int:
-        with self._lock:
-            self.advance()
-            return self._emitted
-
-    def flush(self) -> None:
-        with self._lock:
-            self.advance()
-            self._queue.clear()
-
-    # --- the encoder side -----------------------------------------------------------
+    # --- the encoder and the home switch --------------------------------------------
     def encoder_counts(self) -> int:
         m = self.mechanics
         turns = self.dome_deg / 360.0 * m.encoder_turns_per_dome_turn
-        return (math.floor(turns * COUNTS_PER_TURN + 0.5) + m.encoder_offset_counts) % (
-            COUNTS_PER_TURN
-        )
+        counts = math.floor(turns * COUNTS_PER_TURN + 0.5) + m.encoder_offset_counts
+        if m.encoder_reversed:
+            counts = -counts
+        return counts % COUNTS_PER_TURN
 
     def read_word(self) -> int:
         with self._lock:
@@ -178,8 +172,18 @@ class SimDome:
                 corrupt_parity=corrupt,
             )
 
-    def close(self) -> None:
-        self.flush()
+    def at_home_switch(self) -> bool:
+        m = self.mechanics
+        if m.home_deg is None:
+            return False
+        off = (self.dome_deg - m.home_deg + 180.0) % 360.0 - 180.0
+        return abs(off) <= m.home_width_deg / 2
+
+    def home_level(self) -> int:
+        """The switch input's level: pulled low while the cam presses it."""
+        with self._lock:
+            self.advance()
+            return 0 if self.at_home_switch() else 1
 
     # --- inspection -----------------------------------------------------------------
     def snapshot(self) -> dict[str, Any]:
@@ -188,43 +192,32 @@ class SimDome:
             return {
                 "dome_deg": self.dome_deg % 360.0,
                 "drive_deg": self._drive_deg,
-                "pending_steps": sum(int(item[1]) for item in self._queue),
+                "busy": bool(self.lg.tx_busy(0, self.step_gpio, 0)),
                 "emitted_steps": self._emitted,
                 "encoder_counts": self.encoder_counts(),
+                "dir_changes_while_busy": self.lg.dir_changes_while_busy,
                 "faults": asdict(self.faults),
             }
 
 
-class SimStepper:
-    """The simulated dome seen through the :class:`~dome.hardware.stepper.Stepper` interface."""
+class SimSpiDev:
+    """The EMS22A as spidev sees it: ``xfer2`` clocks out the frame of the simulated
+    dome, preceded by the leading bits the configured SPI mode gives (see
+    :data:`dome.hardware.encoder.LEADING_BITS`); the bits after the frame are the
+    daisy-chain input, left low."""
 
-    def __init__(self, dome: SimDome) -> None:
+    def __init__(self, dome: SimDome, mode: int) -> None:
         self._dome = dome
+        self.mode = mode
+        self.closed = False
 
-    def queue(self, segment: Segment) -> None:
-        self._dome.queue(segment)
-
-    def pending_steps(self) -> int:
-        return self._dome.pending_steps()
-
-    def emitted_steps(self) -> int:
-        return self._dome.emitted_steps()
-
-    def flush(self) -> None:
-        self._dome.flush()
+    def xfer2(self, data: list[int]) -> list[int]:
+        if self._dome.faults.spi_error:
+            raise OSError(5, "simulated SPI transfer error")
+        n = len(data) * 8
+        word = self._dome.read_word()
+        shifted = word << (n - 16 - LEADING_BITS.get(self.mode, 1))
+        return [(shifted >> (8 * (len(data) - 1 - i))) & 0xFF for i in range(len(data))]
 
     def close(self) -> None:
-        self._dome.close()
-
-
-class SimEncoder:
-    """The simulated dome seen through the :class:`~dome.hardware.encoder.Encoder` interface."""
-
-    def __init__(self, dome: SimDome) -> None:
-        self._dome = dome
-
-    def read_word(self) -> int:
-        return self._dome.read_word()
-
-    def close(self) -> None:
-        pass
+        self.closed = True

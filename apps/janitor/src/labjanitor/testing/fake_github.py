@@ -4,6 +4,13 @@ For tests (nothing here may reach github.com). It models, from GitHub's REST doc
 - `Authorization: Bearer <token>` required (401 `Bad credentials` otherwise);
 - `GET /repos/{owner}/{repo}/pulls/{n}` with an `ETag`; `If-None-Match` with the current
   ETag answers `304 Not Modified`, which does not use the rate limit;
+- `GET /repos/{owner}/{repo}/pulls` ("List pull requests"): `state` open (the default),
+  closed or all; `sort=created` (the default) with `direction` desc (the default) or asc;
+  `per_page` (default 30, at most 100) and `page`; items are "pull request simple" objects,
+  which have `merged_at` but no `merged`; the `Link` header's URLs name the repository by
+  its id (`/repositories/{id}/pulls?...&page=N`, as in GitHub's "Using pagination in the
+  REST API"), and that path answers too; pages carry an ETag and answer 304 like above;
+- HTTP/1.1 with keep-alive, as api.github.com (one connection serves a client's requests);
 - `x-ratelimit-limit/remaining/used/reset` on every answer; at zero, 403 with
   `x-ratelimit-remaining: 0`; a secondary limit as 403 with `retry-after`;
 - issue comments listed in pages (`per_page`, `page`) with a `Link` header (`rel="next"`,
@@ -18,8 +25,10 @@ import itertools
 import json
 import re
 import threading
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -38,13 +47,16 @@ def pull(
     head_sha: str = "a" * 40,
     labels: tuple[str, ...] = (),
     author: str = "alice",
+    created_at: str | None = None,
 ) -> dict[str, Any]:
-    """A pull request body with the fields GitHub returns that the lab reads."""
+    """A pull request body with the fields GitHub returns that the lab reads. Numbers are
+    handed out in order of creation, so by default a higher number was created later."""
     return {
         "number": number,
         "state": state,
         "merged": merged,
         "merged_at": "2026-01-02T00:00:00Z" if merged else None,
+        "created_at": created_at or _created(number),
         "title": f"PR {number}",
         "body": "x" * 2000,
         "user": {"login": author},
@@ -56,6 +68,16 @@ def pull(
         "base": {"ref": "main", "repo": {"full_name": repository}},
         "labels": [{"name": name} for name in labels],
     }
+
+
+def _created(number: int) -> str:
+    return (datetime(2025, 1, 1, tzinfo=UTC) + timedelta(minutes=number)).strftime(
+        "%Y-%m-%dT%H:%M:%SZ"
+    )
+
+
+SIMPLE_LEAVES_OUT = ("merged", "mergeable", "comments", "commits", "additions", "deletions")
+"""Fields of a full pull request that the list's "pull request simple" items do not have."""
 
 
 @dataclass
@@ -70,13 +92,32 @@ class GitHubState:
     """path regex -> status to answer (e.g. 500, 502)."""
     requests: list[tuple[str, str, int]] = field(default_factory=list)
     """(method, path with query, status answered)."""
+    repository_ids: dict[str, int] = field(default_factory=dict)
+    latency: float = 0.0
+    """Seconds each answer waits, for a round trip to api.github.com (benchmarks)."""
 
     def add_pull(self, repository: str, body: dict[str, Any]) -> None:
         self.pulls[(repository.lower(), int(body["number"]))] = body
+        self.repository_id(repository)
+
+    def repository_id(self, repository: str) -> int:
+        ids = self.repository_ids
+        return ids.setdefault(repository.lower(), 100_000 + len(ids))
+
+    def repository_of(self, id_or_name: str) -> str:
+        for name, number in self.repository_ids.items():
+            if str(number) == id_or_name:
+                return name
+        return id_or_name.lower()
 
 
 class _Handler(BaseHTTPRequestHandler):
     server: FakeGitHubServer
+    protocol_version = "HTTP/1.1"
+    # Headers and body go out in two writes; without TCP_NODELAY, Nagle's algorithm holds
+    # the body until the client's delayed ACK (~40 ms per request on a kept-alive
+    # connection), a stall api.github.com does not have.
+    disable_nagle_algorithm = True
 
     def log_message(self, format: str, *args: Any) -> None:
         return
@@ -100,6 +141,11 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _handle(self) -> None:
         state = self.server.state
+        # Read the whole body first: on a kept-alive connection an unread body would be
+        # taken for the next request.
+        self._body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        if state.latency:
+            time.sleep(state.latency)
         with self.server.lock:
             if self.headers.get("Authorization") != f"Bearer {TOKEN}":
                 self._send(401, {"message": "Bad credentials", "status": "401"})
@@ -132,6 +178,14 @@ class _Handler(BaseHTTPRequestHandler):
                 else:
                     self._send(200, body, {"ETag": etag})
                 return
+            match = re.match(r"^/(?:repos/([^/]+/[^/]+)|repositories/(\d+))/pulls$", path)
+            if match and self.command == "GET":
+                self._list_pulls(
+                    state.repository_of(match.group(1) or match.group(2)),
+                    query,
+                    etag_wanted,
+                )
+                return
             match = re.match(r"^/repos/([^/]+/[^/]+)/issues/(\d+)/comments$", path)
             if match:
                 if not self._spend():
@@ -163,8 +217,7 @@ class _Handler(BaseHTTPRequestHandler):
             self._send(404, {"message": "Not Found"})
 
     def _json(self) -> Any:
-        length = int(self.headers.get("Content-Length") or 0)
-        return json.loads(self.rfile.read(length) or b"{}")
+        return json.loads(self._body or b"{}")
 
     def _spend(self) -> bool:
         state = self.server.state
@@ -173,6 +226,47 @@ class _Handler(BaseHTTPRequestHandler):
             return False
         state.remaining -= 1
         return True
+
+    def _list_pulls(
+        self, repository: str, query: dict[str, list[str]], etag_wanted: str | None
+    ) -> None:
+        state = self.server.state
+        if repository not in state.repository_ids:
+            if self._spend():
+                self._send(404, {"message": "Not Found", "status": "404"})
+            return
+        wanted = query.get("state", ["open"])[0]
+        sort = query.get("sort", ["created"])[0]
+        direction = query.get("direction", ["desc" if sort == "created" else "asc"])[0]
+        if wanted not in ("open", "closed", "all") or sort != "created":
+            self._send(422, {"message": "Validation Failed", "status": "422"})
+            return
+        pulls = [
+            {k: v for k, v in body.items() if k not in SIMPLE_LEAVES_OUT}
+            for (repo, _), body in state.pulls.items()
+            if repo == repository and wanted in ("all", body["state"])
+        ]
+        pulls.sort(key=lambda b: (b["created_at"], b["number"]), reverse=direction == "desc")
+        per_page = min(int(query.get("per_page", ["30"])[0]), 100)
+        page = int(query.get("page", ["1"])[0])
+        last = max(1, -(-len(pulls) // per_page))
+        chunk = pulls[(page - 1) * per_page : page * per_page]
+        base = (
+            f"{self.server.url}/repositories/{state.repository_id(repository)}/pulls"
+            f"?state={wanted}&sort={sort}&direction={direction}&per_page={per_page}&page="
+        )
+        headers = {"ETag": _etag(chunk)}
+        links = []
+        if page < last:
+            links.append(f'<{base}{page + 1}>; rel="next"')
+            links.append(f'<{base}{last}>; rel="last"')
+        if links:
+            headers["Link"] = ", ".join(links)
+        if etag_wanted == headers["ETag"]:
+            self._send(304, None, headers)
+            return
+        if self._spend():
+            self._send(200, chunk, headers)
 
     def _list(self, items: list[dict[str, Any]], query: dict[str, list[str]], path: str) -> None:
         per_page = min(int(query.get("per_page", ["30"])[0]), 100)

@@ -72,3 +72,20 @@ def load_dashboards(folder: Path) -> list[Dashboard]:
     if not out:
         raise MonitoringFileError(f"no *.json dashboards in {folder}")
     return out
+
+
+def load_graphite_mapping(path: Path) -> str:
+    """graphite_exporter's mapping file as text, checked to be a mapping with `mappings`."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise MonitoringFileError(
+            f"{path}: cannot read the graphite mapping: {exc.strerror}"
+        ) from exc
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise MonitoringFileError(f"{path}: not valid YAML: {exc}") from exc
+    if not isinstance(data, dict) or not isinstance(data.get("mappings"), list):
+        raise MonitoringFileError(f"{path}: expected a graphite_exporter mapping (`mappings:`)")
+    return text

@@ -21,9 +21,10 @@ cache in front of the one exporter.
 
 from __future__ import annotations
 
+import ipaddress
 import math
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import Field, field_validator, model_validator
 
@@ -46,15 +47,52 @@ subscription, qemu and lxc lists."""
 
 HOST_PORT = r"^[\w.\-]+:\d+$"
 
-LAB_CA_MOUNT = "/etc/lab-ca"
-"""Where pods that verify an integration's certificate mount the `lab-ca` ConfigMap."""
+
+class _Reachable(ConfigModel):
+    """What NetworkPolicies and source-address allow-lists need to know of an integration."""
+
+    cidrs: list[str] = Field(default_factory=list)
+    """The integration's addresses as CIDRs (`192.168.50.5/32`). NetworkPolicies match
+    addresses, not names: required when the address is a DNS name, derived from it when it
+    is an IP address."""
+
+    @field_validator("cidrs")
+    @classmethod
+    def _networks(cls, cidrs: list[str]) -> list[str]:
+        return [str(ipaddress.ip_network(c, strict=True)) for c in cidrs]
+
+    def _addresses(self) -> list[str]:
+        raise NotImplementedError
+
+    def endpoints(self) -> list[tuple[str, int]]:
+        """(host, port) of every API address."""
+        return [(a.rsplit(":", 1)[0], int(a.rsplit(":", 1)[1])) for a in self._addresses()]
+
+    def network_cidrs(self) -> list[str]:
+        """`cidrs`, or the CIDRs of addresses given as IPs; ValueError naming a DNS name."""
+        if self.cidrs:
+            return list(self.cidrs)
+        found: list[str] = []
+        for host, _ in self.endpoints():
+            try:
+                ip = ipaddress.ip_address(host)
+            except ValueError:
+                raise ValueError(
+                    f"{type(self).__name__}: {host} is a DNS name; give its addresses in "
+                    "`cidrs` (NetworkPolicies and allow-lists match addresses)"
+                ) from None
+            found.append(str(ipaddress.ip_network(ip)))
+        return sorted(set(found))
 
 
-class HomeAssistant(ConfigModel):
+class HomeAssistant(_Reachable):
     address: str = Field(pattern=HOST_PORT)
     scheme: Literal["http", "https"] = "https"
     max_requests_per_minute: float = Field(default=6, gt=0)
     """API requests per minute the lab allows itself (probes and scrapes together)."""
+
+    def _addresses(self) -> list[str]:
+        return [self.address]
 
     @field_validator("scheme")
     @classmethod
@@ -70,8 +108,8 @@ class HomeAssistant(ConfigModel):
         return scheme
 
 
-class Proxmox(ConfigModel):
-    hosts: list[str] = Field(min_length=1)
+class Proxmox(_Reachable):
+    hosts: list[Annotated[str, Field(pattern=HOST_PORT)]] = Field(min_length=1)
     """Proxmox VE nodes as `host:8006`."""
     user: str = "prometheus@pve"
     token_name: str = "monitoring"  # noqa: S105 (the token's name, not its value)
@@ -81,6 +119,9 @@ class Proxmox(ConfigModel):
     """API requests per minute per node (probes and pve-exporter together)."""
     max_guests: int = Field(default=20, ge=0)
     """Upper bound of VMs and containers: each costs pve-exporter one call per collection."""
+
+    def _addresses(self) -> list[str]:
+        return list(self.hosts)
 
     @field_validator("verify_tls")
     @classmethod
@@ -93,10 +134,13 @@ class Proxmox(ConfigModel):
         return verify
 
 
-class TrueNas(ConfigModel):
+class TrueNas(_Reachable):
     address: str = Field(pattern=HOST_PORT)
     """TrueNAS's web/API address (`truenas.lab.internal:443`)."""
     max_requests_per_minute: float = Field(default=6, gt=0)
+
+    def _addresses(self) -> list[str]:
+        return [self.address]
 
 
 class Integrations(ConfigModel):

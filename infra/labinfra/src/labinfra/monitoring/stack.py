@@ -9,21 +9,22 @@ import pulumi
 import pulumi_kubernetes as k8s
 import yaml
 
-from labinfra.charts import KUBE_PROMETHEUS_STACK, PVE_EXPORTER_IMAGE
-from labinfra.device_app import DeviceApp, DeviceAppArgs, SecretEnv
+from labinfra.charts import KUBE_PROMETHEUS_STACK
 from labinfra.helm import helm_release
 from labinfra.inventory import Inventory
 from labinfra.kube import child_options, secret
 from labinfra.monitoring.alertmanager import AlertmanagerSettings, alertmanager_config
-from labinfra.monitoring.files import Dashboard, RuleFile
-from labinfra.monitoring.integrations import (
-    BLACKBOX_PORT,
-    GRAPHITE_EXPORTER_WEB_PORT,
-    LAB_CA_CONFIGMAP,
-    LAB_CA_MOUNT,
+from labinfra.monitoring.exporters import (
+    ExporterSecrets,
+    IntegrationExporters,
+    IntegrationExportersArgs,
+    blackbox_address,
+    graphite_address,
+    pve_cache_address,
 )
+from labinfra.monitoring.files import Dashboard, RuleFile
+from labinfra.monitoring.integrations import LAB_CA_CONFIGMAP
 from labinfra.monitoring.scrape import (
-    PVE_EXPORTER_PORT,
     Integrations,
     ScrapeSpec,
     integration_scrape_specs,
@@ -39,7 +40,6 @@ from labinfra.monitoring.values import (
 from labinfra.names import recommended_labels
 
 HOME_ASSISTANT_SECRET = "home-assistant-token"  # noqa: S105 (a Secret's name)
-PVE_EXPORTER_SECRET = "pve-exporter-token"  # noqa: S105 (a Secret's name)
 
 
 @dataclass(frozen=True)
@@ -47,6 +47,9 @@ class MonitoringSecrets:
     grafana_admin_password: pulumi.Input[str]
     home_assistant_token: pulumi.Input[str] | None = None
     proxmox_token_value: pulumi.Input[str] | None = None
+    truenas_api_key: pulumi.Input[str] | None = None
+    home_assistant_webhook_id: pulumi.Input[str] | None = None
+    """The id of Home Assistant's webhook trigger (alertmanager.homeAssistant): a shared secret."""
 
 
 @dataclass(frozen=True)
@@ -59,10 +62,12 @@ class MonitoringStackArgs:
     rule_files: list[RuleFile]
     dashboards: list[Dashboard]
     secrets: MonitoringSecrets
+    lab_ca_pem: pulumi.Input[str]
+    """The lab CA certificate: the `lab-ca` ConfigMap every TLS check of an integration uses."""
     loki_url: str | None = None
     extra_scrape_specs: list[ScrapeSpec] = field(default_factory=list)
-    lab_ca_pem: pulumi.Input[str] | None = None
-    """The lab CA's certificate: every integration's TLS is verified against it."""
+    graphite_mapping: str | None = None
+    """infra/monitoring/graphite/truenas-mapping.yml's text (TrueNAS's Graphite -> series)."""
 
 
 class MonitoringStack(pulumi.ComponentResource):
@@ -76,29 +81,39 @@ class MonitoringStack(pulumi.ComponentResource):
         self._name = name
         child = child_options(self, opts)
         secrets = self._secrets(child)
-        lab_ca = self._lab_ca(child)
         self.release = helm_release(
             f"{name}-kube-prometheus-stack",
             KUBE_PROMETHEUS_STACK,
             args.namespace,
-            kube_prometheus_values(
-                args.settings,
-                loki_url=args.loki_url,
-                lab_ca_configmap=LAB_CA_CONFIGMAP.secret if lab_ca else None,
-            ),
-            # The chart reads the admin and Alertmanager secrets at install time, and
-            # Alertmanager mounts the lab CA.
-            child_options(self, opts, [*secrets, *([lab_ca] if lab_ca else [])]),
+            kube_prometheus_values(args.settings, loki_url=args.loki_url),
+            # The chart reads the admin and Alertmanager secrets at install time.
+            child_options(self, opts, secrets),
             release_name="kube-prometheus-stack",
         )
         # Custom resources of the chart's CRDs can only be created once the chart is in.
         after_chart = child_options(self, opts, [self.release])
         self._rules(after_chart)
         self._dashboards(child)
-        pve_address = self._pve_exporter(
-            child if lab_ca is None else child_options(self, opts, [lab_ca])
+        self.exporters = IntegrationExporters(
+            f"{name}-integrations",
+            IntegrationExportersArgs(
+                namespace=args.namespace,
+                integrations=args.integrations,
+                prometheus_replicas=args.settings.prometheus_replicas,
+                secrets=ExporterSecrets(
+                    home_assistant_token=args.secrets.home_assistant_token,
+                    proxmox_token_value=args.secrets.proxmox_token_value,
+                    truenas_api_key=args.secrets.truenas_api_key,
+                ),
+                graphite_mapping=args.graphite_mapping,
+                truenas_cidrs=(
+                    args.integrations.truenas.network_cidrs() if args.integrations.truenas else []
+                ),
+            ),
+            # The exporters mount the lab CA.
+            child_options(self, opts, [self._lab_ca]),
         )
-        self._scrape_configs(after_chart, pve_address)
+        self._scrape_configs(after_chart)
         self.register_outputs({"release": self.release.name})
 
     def _metadata(self, name: str, component: str) -> k8s.meta.v1.ObjectMetaArgs:
@@ -110,7 +125,16 @@ class MonitoringStack(pulumi.ComponentResource):
 
     def _secrets(self, opts: pulumi.ResourceOptions) -> list[pulumi.Resource]:
         a = self._args
+        # Alertmanager mounts it (alertmanagerSpec.configMaps) to verify Home Assistant's
+        # certificate, and its pod does not start without it: the chart waits for it.
+        self._lab_ca = k8s.core.v1.ConfigMap(
+            f"{self._name}-lab-ca",
+            metadata=self._metadata(LAB_CA_CONFIGMAP.secret, "lab-ca"),
+            data={LAB_CA_CONFIGMAP.key: a.lab_ca_pem},
+            opts=opts,
+        )
         created: list[pulumi.Resource] = [
+            self._lab_ca,
             k8s.core.v1.Secret(
                 f"{self._name}-grafana-admin",
                 metadata=self._metadata(GRAFANA_ADMIN_SECRET, "grafana"),
@@ -123,11 +147,7 @@ class MonitoringStack(pulumi.ComponentResource):
             k8s.core.v1.Secret(
                 f"{self._name}-alertmanager-config",
                 metadata=self._metadata(ALERTMANAGER_CONFIG_SECRET, "alertmanager"),
-                string_data={
-                    "alertmanager.yaml": yaml.safe_dump(
-                        alertmanager_config(a.alertmanager), sort_keys=False
-                    )
-                },
+                string_data={"alertmanager.yaml": self._alertmanager_yaml()},
                 opts=opts,
             ),
         ]
@@ -143,27 +163,6 @@ class MonitoringStack(pulumi.ComponentResource):
                 )
             )
         return created
-
-    def _lab_ca(self, opts: pulumi.ResourceOptions) -> k8s.core.v1.ConfigMap | None:
-        """The lab CA as the ConfigMap that scrape configs, Alertmanager and pve-exporter
-        verify integrations' certificates with; required once anything talks TLS to one."""
-        a = self._args
-        needs_it = bool(a.integrations.configured()) or a.alertmanager.home_assistant is not None
-        if a.lab_ca_pem is None:
-            if needs_it:
-                raise ValueError(
-                    "integrations are configured, but not the lab CA that verifies their TLS "
-                    "(MonitoringStackArgs.lab_ca_pem)"
-                )
-            return None
-        # Alertmanager reads it where the chart mounts ConfigMaps (alertmanagerSpec.configMaps,
-        # alertmanager.LAB_CA_FILE).
-        return k8s.core.v1.ConfigMap(
-            f"{self._name}-lab-ca",
-            metadata=self._metadata(LAB_CA_CONFIGMAP.secret, "lab-ca"),
-            data={LAB_CA_CONFIGMAP.key: a.lab_ca_pem},
-            opts=opts,
-        )
 
     def _rules(self, opts: pulumi.ResourceOptions) -> None:
         for rule_file in self._args.rule_files:
@@ -193,63 +192,31 @@ class MonitoringStack(pulumi.ComponentResource):
                 opts=opts,
             )
 
-    def _pve_exporter(self, opts: pulumi.ResourceOptions) -> str:
-        """Deploy prometheus-pve-exporter when Proxmox is configured; its Service address."""
+    def _alertmanager_yaml(self) -> pulumi.Output[str]:
         a = self._args
-        proxmox = a.integrations.proxmox
-        if proxmox is None:
-            return ""
-        if a.secrets.proxmox_token_value is None:
-            raise ValueError("proxmox is configured but its API token is not")
-        token_secret = k8s.core.v1.Secret(
-            f"{self._name}-pve-exporter-token",
-            metadata=self._metadata(PVE_EXPORTER_SECRET, "scrape-credentials"),
-            string_data={"token": secret(a.secrets.proxmox_token_value)},
-            opts=opts,
-        )
-        DeviceApp(
-            f"{self._name}-pve-exporter",
-            DeviceAppArgs(
-                app="pve-exporter",
-                namespace=a.namespace,
-                image=PVE_EXPORTER_IMAGE,
-                port=PVE_EXPORTER_PORT,
-                version=PVE_EXPORTER_IMAGE.rsplit(":", 1)[1],
-                # pve-exporter passes verify_ssl to proxmoxer, whose requests session then
-                # verifies against REQUESTS_CA_BUNDLE: the lab CA, not the image's CAs
-                # (prometheus-pve-exporter v3.5.5 src/pve_exporter/config.py,
-                # config_from_env; collector/__init__.py, ProxmoxAPI(host, **config); proven
-                # against fakepve by tests/integrations/test_proxmox.py).
-                env={
-                    "PVE_USER": proxmox.user,
-                    "PVE_TOKEN_NAME": proxmox.token_name,
-                    "PVE_VERIFY_SSL": "true",
-                    "REQUESTS_CA_BUNDLE": f"{LAB_CA_MOUNT}/{LAB_CA_CONFIGMAP.key}",
-                },
-                secret_env={"PVE_TOKEN_VALUE": SecretEnv(PVE_EXPORTER_SECRET, "token")},
-                config_maps={LAB_CA_CONFIGMAP.secret: LAB_CA_MOUNT},
-                health_path="/",
-                service_monitor=False,
-                component="exporter",
-            ),
-            opts=pulumi.ResourceOptions.merge(
-                opts, pulumi.ResourceOptions(depends_on=[token_secret])
-            ),
-        )
-        return f"pve-exporter.{a.namespace}.svc:{PVE_EXPORTER_PORT}"
+        if a.alertmanager.home_assistant is None:
+            return secret(yaml.safe_dump(alertmanager_config(a.alertmanager), sort_keys=False))
+        if a.secrets.home_assistant_webhook_id is None:
+            raise ValueError("alertmanager.homeAssistant is set but its webhook id is not")
 
-    def _scrape_configs(self, opts: pulumi.ResourceOptions, pve_address: str) -> None:
+        def render(webhook_id: str) -> str:
+            config = alertmanager_config(a.alertmanager, home_assistant_webhook_id=webhook_id)
+            return yaml.safe_dump(config, sort_keys=False)
+
+        return secret(pulumi.Output.from_input(a.secrets.home_assistant_webhook_id).apply(render))
+
+    def _scrape_configs(self, opts: pulumi.ResourceOptions) -> None:
         a = self._args
         specs = [
             *inventory_scrape_specs(a.inventory),
             *integration_scrape_specs(
                 a.integrations,
-                replicas=1,
-                pve_exporter_address=pve_address,
-                blackbox_address=f"blackbox-exporter.{a.namespace}.svc:{BLACKBOX_PORT}",
-                graphite_address=(
-                    f"graphite-exporter.{a.namespace}.svc:{GRAPHITE_EXPORTER_WEB_PORT}"
-                ),
+                # Probes and direct scrapes are made by every replica: the intervals are
+                # stretched by the real replica count (labinfra.monitoring.integrations.plan).
+                replicas=a.settings.prometheus_replicas,
+                pve_exporter_address=pve_cache_address(a.namespace),
+                blackbox_address=blackbox_address(a.namespace),
+                graphite_address=graphite_address(a.namespace),
             ),
             *a.extra_scrape_specs,
         ]

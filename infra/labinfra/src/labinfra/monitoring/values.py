@@ -6,6 +6,7 @@ from typing import Any
 
 from pydantic import Field
 
+from labinfra.monitoring.integrations import LAB_CA_CONFIGMAP
 from labinfra.stackconfig import ConfigModel
 
 DASHBOARD_LABEL = "grafana_dashboard"
@@ -20,6 +21,8 @@ class MonitoringSettings(ConfigModel):
     storage_class: str = "local-path"
     grafana_host: str | None = None
     scrape_interval: str = "30s"
+    prometheus_replicas: int = Field(default=1, ge=1, le=5)
+    """Prometheus replicas; the integrations' probe and scrape intervals are planned for them."""
 
 
 class LoggingSettings(ConfigModel):
@@ -35,13 +38,8 @@ def _resources(cpu: str, memory: str, cpu_limit: str, memory_limit: str) -> dict
     }
 
 
-def kube_prometheus_values(
-    settings: MonitoringSettings, *, loki_url: str | None, lab_ca_configmap: str | None = None
-) -> dict[str, Any]:
+def kube_prometheus_values(settings: MonitoringSettings, *, loki_url: str | None) -> dict[str, Any]:
     """Values for kube-prometheus-stack on k3s.
-
-    `lab_ca_configmap` (a ConfigMap of the release's namespace) is mounted into Alertmanager
-    under /etc/alertmanager/configmaps/<name>/, where its webhooks' `ca_file` points.
 
     k3s runs etcd, the scheduler, the controller-manager and kube-proxy inside one binary:
     the chart's targets for them find nothing to scrape, and pointing each at the one
@@ -69,6 +67,7 @@ def kube_prometheus_values(
         },
         "prometheus": {
             "prometheusSpec": {
+                "replicas": settings.prometheus_replicas,
                 "retention": settings.retention,
                 "retentionSize": settings.retention_size,
                 "scrapeInterval": settings.scrape_interval,
@@ -99,7 +98,9 @@ def kube_prometheus_values(
             "alertmanagerSpec": {
                 "useExistingSecret": True,
                 "configSecret": ALERTMANAGER_CONFIG_SECRET,
-                "configMaps": [lab_ca_configmap] if lab_ca_configmap else [],
+                # Mounted at /etc/alertmanager/configmaps/lab-ca: the Home Assistant
+                # receiver verifies its certificate with the lab CA (alertmanager.LAB_CA_FILE).
+                "configMaps": [LAB_CA_CONFIGMAP.secret],
                 "resources": _resources("20m", "64Mi", "200m", "128Mi"),
                 "storage": {
                     "volumeClaimTemplate": {
