@@ -11,7 +11,7 @@ JANITOR_RULE_TESTS := infra/monitoring/rules/tests/janitor.test.yml
 # so it needs no token and sends nothing anywhere.
 lint::
 	$(RUN) hadolint apps/janitor/Dockerfile
-	$(RUN) zizmor --offline --min-severity low .github/workflows
+	$(RUN) zizmor --offline --min-severity low .github/workflows .github/actions
 	$(RUN) lab-preview validate k8s-ee.yaml
 
 test-extra::

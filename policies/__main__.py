@@ -2,6 +2,10 @@
 
 from pulumi_policy import EnforcementLevel, PolicyPack
 
-from labpolicies.pack import PACK_NAME, POLICIES
+from labpolicies.pack import PACK_NAME, POLICIES, STACK_POLICIES
 
-PolicyPack(name=PACK_NAME, enforcement_level=EnforcementLevel.MANDATORY, policies=POLICIES)
+PolicyPack(
+    name=PACK_NAME,
+    enforcement_level=EnforcementLevel.MANDATORY,
+    policies=[*POLICIES, *STACK_POLICIES],
+)

@@ -22,6 +22,7 @@ CASES = {
         "preflight: pi-a: base_admin_authorized_keys must list the operators' public keys "
         "(password login is switched off), but ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIExampleKey"
     ),
+    "host_in_no_zone": "preflight: security zones: printer is in no zone",
 }
 
 

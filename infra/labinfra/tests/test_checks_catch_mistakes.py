@@ -315,7 +315,8 @@ def test_render_reports_a_missing_inventory_in_one_line(
     code = main(["--inventory", str(tmp_path / "absent.yml"), "--out", str(tmp_path / "out")])
     assert code == 2
     err = capsys.readouterr().err
-    assert err.startswith("labinfra-render: lab-cluster/lab failed")
+    # The first project in deployment order that reads the inventory fails first.
+    assert err.startswith("labinfra-render: lab-proxmox/lab failed")
     assert "absent.yml" in err
     assert not (tmp_path / "out").exists()
 

@@ -44,6 +44,9 @@ PINNED = [
     charts.ARC_CONTROLLER,
     charts.ARC_RUNNER_SET,
     charts.NFS_PROVISIONER,
+    charts.CLOUDNATIVE_PG,
+    charts.PROXMOX_CSI,
+    charts.DEMOCRATIC_CSI,
 ]
 REPO = Path(__file__).resolve().parents[3]
 

@@ -46,7 +46,7 @@ from labinfra.offline.validate import kubernetes_object
 from labpreview.offline import PullRequest, run_preview
 
 sys.path.insert(0, str(Path(__file__).parent))
-import servers
+import database_servers as servers
 
 pytestmark = pytest.mark.integration
 

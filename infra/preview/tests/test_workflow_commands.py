@@ -436,3 +436,30 @@ def test_preserve_command_against_a_local_kubernetes_api(monkeypatch: pytest.Mon
         assert main(stranger) == 3
     finally:
         server.stop()
+
+
+def test_stack_config_keeps_the_encryption_salt(tmp_path: Path) -> None:
+    """`pulumi stack select --create` writes the passphrase provider's salt into the PR's
+    stack file before `stack-config` writes its keys: losing it loses the stack's secrets."""
+    out = tmp_path / "Pulumi.pr-7.yaml"
+    salt = "v1:RMJFAiu8yyU=:v1:NhDBdi+YYKnnhx0q:l+mhKNIyREq47JDpMo96YF7064Nx8w=="
+    out.write_text(f"encryptionsalt: {salt}\nconfig:\n  lab-preview:prNumber: 3\n")
+    result = _cli(
+        "stack-config",
+        "--base",
+        str(REPO / "infra/projects/preview/Pulumi.lab.yaml"),
+        "--config",
+        str(REPO / "k8s-ee.yaml"),
+        "--pr",
+        "7",
+        "--branch",
+        "main",
+        "--commit",
+        SHA,
+        "--out",
+        str(out),
+    )
+    assert result.returncode == 0, result.stderr
+    doc = yaml.safe_load(out.read_text())
+    assert doc["encryptionsalt"] == salt
+    assert doc["config"]["lab-preview:prNumber"] == 7

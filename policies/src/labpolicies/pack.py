@@ -7,9 +7,11 @@ from pulumi_policy import (
     ReportViolation,
     ResourceValidationArgs,
     ResourceValidationPolicy,
+    StackValidationArgs,
+    StackValidationPolicy,
 )
 
-from labpolicies import rules
+from labpolicies import proxmox, rules
 from labpolicies.rules import Rule
 
 PACK_NAME = "lab"
@@ -80,4 +82,28 @@ POLICIES: list[ResourceValidationPolicy] = [
         rules.prometheus_retention,
         MANDATORY,
     ),
+]
+POLICIES.append(
+    _policy(
+        "proxmox-backup-retention",
+        "Proxmox vzdump jobs run on a schedule and keep a bounded set of backups.",
+        proxmox.backup_retention,
+        MANDATORY,
+    )
+)
+
+
+def _vms_backed_up(args: StackValidationArgs, report_violation: ReportViolation) -> None:
+    resources = [(r.resource_type, r.name, r.props) for r in args.resources]
+    for message in proxmox.vms_backed_up(resources):
+        report_violation(message, None)
+
+
+STACK_POLICIES: list[StackValidationPolicy] = [
+    StackValidationPolicy(
+        name="proxmox-vms-backed-up",
+        description="Every Proxmox VM the stack creates is in an enabled vzdump backup job.",
+        validate=_vms_backed_up,
+        enforcement_level=MANDATORY,
+    )
 ]

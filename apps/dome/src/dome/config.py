@@ -117,6 +117,10 @@ class DomeSettings(ServiceSettings):
     slew_time_margin_s: float = Field(default=10.0, ge=0, le=600)
     control_hz: float = Field(default=50.0, ge=5, le=200)
     control_rt_priority: int = Field(default=20, ge=0, le=99)
+    # the control process's other threads (IPC, shutter, safety, tracking, history) run
+    # SCHED_FIFO below the loop: a thread holding the GIL is then never left waiting
+    # behind ordinary processes while the loop waits for the GIL (priority inversion)
+    control_helper_rt_priority: int = Field(default=10, ge=0, le=98)
     stop_timeout_s: float = Field(default=10.0, gt=0)
 
     # --- site and geometry ---

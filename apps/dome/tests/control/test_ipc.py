@@ -53,3 +53,43 @@ def test_malformed_lines_are_answered_not_fatal(server: Path) -> None:
 def test_no_control_process_is_not_connected(tmp_path: Path) -> None:
     with pytest.raises(NotConnectedError):
         IpcClient(tmp_path / "absent.sock").call("status")
+
+
+def test_concurrent_status_reads_share_one_call() -> None:
+    """A burst of status reads from the API costs the control process one call."""
+    import asyncio
+    import threading
+
+    from dome.control.ipc import AsyncIpcClient
+
+    path = Path(tempfile.mkdtemp(prefix="ipc-", dir="/tmp")) / "s.sock"
+    calls = []
+    gate = threading.Event()
+
+    def status(args: dict[str, Any]) -> dict[str, Any]:
+        calls.append(1)
+        gate.wait(2)  # slow enough for the burst to arrive meanwhile
+        return {"n": len(calls)}
+
+    srv = IpcServer(path, {"status": status, "echo": lambda a: a})
+    srv.start()
+    try:
+
+        async def run() -> list[Any]:
+            client = AsyncIpcClient(path)
+            reads = [asyncio.ensure_future(client.call("status")) for _ in range(20)]
+            echoes = [asyncio.ensure_future(client.call("echo", i=i)) for i in range(3)]
+            await asyncio.sleep(0.2)
+            gate.set()
+            out = await asyncio.gather(*reads, *echoes)
+            later = await client.call("status")  # a new read after: a new call
+            await client.close()
+            return [*out, later]
+
+        results = asyncio.run(run())
+    finally:
+        srv.close()
+    assert results[:20] == [{"n": 1}] * 20
+    assert results[20:23] == [{"i": 0}, {"i": 1}, {"i": 2}]  # commands are never shared
+    assert results[23] == {"n": 2}
+    assert len(calls) == 2

@@ -37,6 +37,12 @@ ARC_CONTROLLER = Chart(
 ARC_RUNNER_SET = Chart(
     "oci://ghcr.io/actions/actions-runner-controller-charts/gha-runner-scale-set", "0.13.0", ""
 )
+CLOUDNATIVE_PG = Chart(
+    # appVersion 1.30.0: the operator whose Cluster CRD labinfra/schemas vendors.
+    "cloudnative-pg",
+    "0.29.0",
+    "https://cloudnative-pg.github.io/charts",
+)
 NFS_PROVISIONER = Chart(
     "nfs-subdir-external-provisioner",
     "4.0.18",
@@ -49,3 +55,12 @@ PVE_EXPORTER_IMAGE = "docker.io/prompve/prometheus-pve-exporter:3.5.5"
 BLACKBOX_EXPORTER_IMAGE = "docker.io/prom/blackbox-exporter:v0.28.0"
 GRAPHITE_EXPORTER_IMAGE = "docker.io/prom/graphite-exporter:v0.17.0"
 NGINX_UNPRIVILEGED_IMAGE = "docker.io/nginxinc/nginx-unprivileged:1.30.4-alpine-slim"
+
+# Storage backends (labinfra.storage); each chart's values.yaml is vendored under
+# labinfra/upstream/charts/<chart>/<version>/ with its source.
+PROXMOX_CSI = Chart("oci://ghcr.io/sergelogvinov/charts/proxmox-csi-plugin", "0.5.9", "")
+DEMOCRATIC_CSI = Chart("democratic-csi", "0.15.1", "https://democratic-csi.github.io/charts/")
+# kubernetes-csi/external-snapshotter v8.6.0: the CRDs under labinfra/schemas/crds/
+# snapshot.storage.k8s.io are that tag's; the image tag is the release's (confirmed by
+# third-party deployments pinning it; the tag's own manifest still names v8.5.0).
+SNAPSHOT_CONTROLLER_IMAGE = "registry.k8s.io/sig-storage/snapshot-controller:v8.6.0"

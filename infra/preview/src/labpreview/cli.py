@@ -5,7 +5,7 @@
   pull request's stack would create, one YAML file each, from the same mocked run as
   `make render` (secrets redacted, their keys kept).
 - The workflow steps (`access`, `gate`, `comment`, `preserve`, `stack-config`, `images`,
-  `ownership`, `preserve-warnings`): see `lab-preview COMMAND --help`.
+  `ownership`, `preserve-warnings`, `stale-stacks`): see `lab-preview COMMAND --help`.
 
 Exit status: 0 done, 1 the operation failed (an API error), 2 bad input (nothing changed),
 3 refused (not allowed: access, ownership, permission, quota).

@@ -40,9 +40,23 @@ IMAGES = {
     "minio": "quay.io/minio/minio",
 }
 FIXED_TAGS = {
-    # Versions the original pins in charts/redis/values.yaml (7.4) and its MinIO tenant; a
-    # full tag here so the image does not move under a running preview.
-    "redis": "7.4.2-alpine",
+    # Images whose version k8s-ee.yaml cannot choose; full tags, so an image does not move
+    # under a running preview. Not pinned by digest: no upstream source available here lists
+    # their digests (docker-library/repo-info, which does for library images, could not be
+    # fetched; Docker Hub and quay.io cannot be reached).
+    #
+    # Redis 7.4 as the original (charts/redis/values.yaml `version: "7.4"`), at its latest
+    # patch: docker-library/official-images library/redis at 37079fb3 (2026-08-21) lists
+    # `7.4.11-alpine` (redis/docker-library-redis v7.4.11, commit 74654c61, "Redis security
+    # release 2026-08-18"). 7.4.2-alpine, pinned before, is the January 2025 release
+    # (official-images 171c4662) that the later 7.4.x security releases replace. The
+    # alpine image runs redis-server as uid 999 (alpine/Dockerfile `adduser -u 999 redis`).
+    "redis": "7.4.11-alpine",
+    # minio/minio tag RELEASE.2025-04-22T22-12-26Z (commit 0d7408fc); its Dockerfile.release
+    # at that tag puts `mc` and a static `curl` in the image (the bucket Job and the app's
+    # wait use both) and publishes to quay.io/minio/minio. MinIO's community edition went
+    # source-only at RELEASE.2025-10-15T17-29-55Z and the repository is no longer
+    # maintained (README at 7aac2a2c, 2026-02-12): no newer image is confirmed upstream.
     "minio": "RELEASE.2025-04-22T22-12-26Z",
 }
 UIDS = {"postgresql": 26, "mariadb": 999, "mongodb": 999, "redis": 999, "minio": 1000}

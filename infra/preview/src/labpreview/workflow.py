@@ -265,8 +265,13 @@ def stack_config(
     commit: str,
     created_at: datetime,
     deployed_at: datetime,
+    existing: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """A PR's stack file: the shared one plus the PR's keys."""
+    """A PR's stack file: the shared one plus the PR's keys. What else an `existing` file
+    holds is kept: `pulumi stack select --create` writes the passphrase provider's
+    `encryptionsalt` there (or `secretsprovider`/`encryptedkey`), and the stack's secrets
+    cannot be read without it."""
+    document = {k: v for k, v in (existing or {}).items() if k != "config"}
     config = dict(base.get("config") or {})
     config.update(
         {
@@ -278,7 +283,7 @@ def stack_config(
             "lab-preview:deployedAt": deployed_at.strftime("%Y-%m-%dT%H:%M:%SZ"),
         }
     )
-    return {"config": config}
+    return {**document, "config": config}
 
 
 def image_builds(config_path: Path, registry: str, commit: str) -> list[dict[str, str]]:
@@ -388,6 +393,9 @@ def _cmd_stack_config(args: argparse.Namespace) -> int:
         print(exc, file=sys.stderr)
         return 2
     created = _now(args.created_at)
+    existing = (
+        yaml.safe_load(args.out.read_text(encoding="utf-8")) or {} if args.out.is_file() else {}
+    )
     document = stack_config(
         base,
         args.config.read_text(encoding="utf-8"),
@@ -396,6 +404,7 @@ def _cmd_stack_config(args: argparse.Namespace) -> int:
         args.commit,
         created,
         _now(args.now),
+        existing,
     )
     args.out.write_text(yaml.safe_dump(document, sort_keys=False), encoding="utf-8")
     print(f"stack-config: {args.out}")
@@ -552,6 +561,40 @@ def _cmd_preserve_warnings(args: argparse.Namespace) -> int:
     return 1 if failed else 0
 
 
+def _cmd_stale_stacks(args: argparse.Namespace) -> int:
+    """Print the preview stacks to remove (one per line); one line per stack on stderr."""
+    from labjanitor.github import GitHubClient
+    from labjanitor.kube import Kube, KubeError, api_client
+    from labjanitor.pulls import pull_states
+    from labpreview.stacks import Verdict, decide_stacks, parse_stacks, prs_to_ask
+
+    try:
+        stacks = parse_stacks(json.loads(args.stacks.read_text(encoding="utf-8")))
+    except (OSError, ValueError) as exc:
+        print(f"stale-stacks: {args.stacks}: {exc}", file=sys.stderr)
+        return 2
+    now = _now(args.now)
+    min_age = timedelta(minutes=args.min_age_minutes)
+    try:
+        namespaces = Kube(api_client(args.kubernetes_host or None)).preview_namespaces()
+    except KubeError as exc:
+        print(f"stale-stacks: cannot list preview namespaces: {exc}", file=sys.stderr)
+        return 1
+    wanted = prs_to_ask(stacks, args.repository, namespaces, now, min_age)
+    with GitHubClient(_token(), base_url=args.api_url) as github:
+        lookup = pull_states(github, wanted, rotation=int(now.timestamp() // 3600))
+    for error in lookup.errors:
+        print(f"stale-stacks: {error}", file=sys.stderr)
+    for decision in decide_stacks(stacks, args.repository, namespaces, lookup.states, now, min_age):
+        print(
+            f"stale-stacks: {decision.stack}: {decision.verdict.value} ({decision.reason})",
+            file=sys.stderr,
+        )
+        if decision.verdict is Verdict.REMOVE:
+            print(decision.stack)
+    return 1 if lookup.errors else 0
+
+
 def add_commands(commands: Any) -> None:
     """Register the workflow subcommands on `lab-preview`."""
     render = commands.add_parser("render", help="write the objects a PR's stack would create")
@@ -634,6 +677,17 @@ def add_commands(commands: Any) -> None:
     warn.add_argument("--kubernetes-host", default="")
     warn.add_argument("--api-url", default="https://api.github.com")
     warn.set_defaults(run=_cmd_preserve_warnings)
+
+    stale = commands.add_parser(
+        "stale-stacks", help="preview stacks whose namespace is gone and whose PR is closed"
+    )
+    stale.add_argument("--repository", required=True)
+    stale.add_argument("--stacks", type=Path, required=True, help="pulumi stack ls --json")
+    stale.add_argument("--min-age-minutes", type=int, default=60)
+    stale.add_argument("--now")
+    stale.add_argument("--kubernetes-host", default="")
+    stale.add_argument("--api-url", default="https://api.github.com")
+    stale.set_defaults(run=_cmd_stale_stacks)
 
     images = commands.add_parser("images", help="the images to build for a commit (JSON)")
     images.add_argument("--config", type=Path, default=Path("k8s-ee.yaml"))

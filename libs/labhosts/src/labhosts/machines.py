@@ -118,6 +118,11 @@ def boot(layout: Layout, host: HostSpec) -> int:
                 "--register=no",
                 "--keep-unit",
                 f"--network-namespace-path=/run/netns/{host.netns}",
+                # Root on a Pi may change its own firewall (the firewall role loads nftables).
+                # --private-network would add CAP_NET_ADMIN, but it cannot be combined with
+                # --network-namespace-path, which adds nothing (systemd-nspawn(1), systemd
+                # 252): granted here, it reaches only the host's own network namespace.
+                "--capability=CAP_NET_ADMIN",
                 f"--machine={host.name}",
                 "--resolv-conf=off",
                 "--timezone=off",

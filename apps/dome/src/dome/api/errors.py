@@ -17,6 +17,8 @@ HTTP_ERRORS: ErrorMap = {
     errors.InvalidStateError: (409, "invalid_state"),
     errors.FaultedError: (409, "faulted"),
     errors.NotConnectedError: (503, "control_unreachable"),
+    errors.UnsafeError: (409, "unsafe"),
+    errors.NotImplementedByDomeError: (409, "not_fitted"),
 }
 
 

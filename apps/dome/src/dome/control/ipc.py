@@ -135,14 +135,29 @@ class IpcClient:
 class AsyncIpcClient:
     """The API's client: a small pool of connections, so slow calls do not queue reads."""
 
+    SHARED = frozenset({"status", "loop_stats"})
+
     def __init__(self, path: Path, timeout: float = 5.0, pool: int = 8) -> None:
         self._path = path
         self._timeout = timeout
         self._idle: list[tuple[asyncio.StreamReader, asyncio.StreamWriter]] = []
         self._pool = pool
         self._slots: asyncio.Semaphore | None = None
+        self._inflight: dict[str, asyncio.Future[Any]] = {}
 
     async def call(self, op: str, **args: Any) -> Any:
+        # a read asked for while the same read is on its way shares its answer: a burst
+        # of status reads costs the control process one call, not one each
+        if op in self.SHARED and not args:
+            pending = self._inflight.get(op)
+            if pending is None:
+                pending = asyncio.ensure_future(self._limited(op, args))
+                self._inflight[op] = pending
+                pending.add_done_callback(lambda _: self._inflight.pop(op, None))
+            return await asyncio.shield(pending)
+        return await self._limited(op, args)
+
+    async def _limited(self, op: str, args: dict[str, Any]) -> Any:
         # at most `pool` connections: a burst of requests queues here, not in the
         # control process's accept backlog
         if self._slots is None:

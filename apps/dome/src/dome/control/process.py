@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import signal
 import sys
 import threading
@@ -385,6 +386,21 @@ def _arg(args: dict[str, Any], name: str) -> Any:
     return args[name]
 
 
+def _helpers_realtime(priority: int, loop_priority: int) -> None:
+    """SCHED_FIFO for this (main) thread before any other starts: the threads it starts
+    inherit it, the loop thread raises itself above. Python threads share the GIL, so a
+    helper preempted by ordinary processes while it holds the GIL would stall the loop
+    however high the loop's own priority; at a (lower) real-time priority it is not."""
+    if not priority or not hasattr(os, "sched_setscheduler"):
+        return
+    priority = min(priority, max(loop_priority - 1, 1))
+    try:
+        os.sched_setscheduler(0, os.SCHED_FIFO, os.sched_param(priority))
+        log.info("control helper threads run SCHED_FIFO", priority=priority)
+    except OSError as exc:
+        log.warning("no real-time priority for the helper threads", error=str(exc))
+
+
 def run_control(settings: DomeSettings, *, sim: bool) -> int:
     settings.state_dir.mkdir(parents=True, exist_ok=True)
     # The IPC, tracking and history threads share the GIL with the loop: hand it over
@@ -398,6 +414,7 @@ def run_control(settings: DomeSettings, *, sim: bool) -> int:
 
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
+    _helpers_realtime(settings.control_helper_rt_priority, settings.control_rt_priority)
     try:
         service = ControlService(settings, sim=sim)
     except (ImportError, OSError) as exc:

@@ -22,8 +22,11 @@ Written from the ASCOM Alpaca Device API specification (ASCOMInitiative/ASCOMRem
 
 from __future__ import annotations
 
+import argparse
 import json
+import sys
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -54,16 +57,36 @@ class SimMount:
     side_implemented: bool = True
     tracking: bool = True
     slewing: bool = False
+    # azimuth drift (deg/s): a mount that moves by itself (the benchmark's, the lab's)
+    drift_deg_s: float = 0.0
     lock: threading.Lock = field(default_factory=threading.Lock)
+    _since: float = field(default_factory=time.monotonic)
+    _cache: tuple[tuple[float, float, int], tuple[float, float]] | None = None
 
     def point(self, altitude: float, azimuth: float, side: int | None = None) -> None:
         with self.lock:
             self.altitude_deg, self.azimuth_deg = altitude, azimuth
+            self._since = time.monotonic()
             if side is not None:
                 self.side = side
 
+    def azimuth(self) -> float:
+        with self.lock:
+            return (self.azimuth_deg + self.drift_deg_s * (time.monotonic() - self._since)) % 360
+
     def equatorial(self) -> tuple[float, float]:
-        """RA (hours) and Dec of where it points now, from alt/az (astropy, offline)."""
+        """RA (hours) and Dec of where it points now, from alt/az (astropy, offline;
+        computed once a second, as a mount's own display would)."""
+        az = self.azimuth()
+        key = (self.altitude_deg, round(az, 2), int(time.time()))
+        cached = self._cache
+        if cached is not None and cached[0] == key:
+            return cached[1]
+        value = self._equatorial(self.altitude_deg, az)
+        self._cache = (key, value)
+        return value
+
+    def _equatorial(self, alt: float, az: float) -> tuple[float, float]:
         import warnings
 
         from astropy import units as u
@@ -73,8 +96,6 @@ class SimMount:
 
         iers.conf.auto_download = False  # offline, as the controller is
         iers.conf.auto_max_age = None
-        with self.lock:
-            alt, az = self.altitude_deg, self.azimuth_deg
         loc = EarthLocation(lat=self.latitude_deg * u.deg, lon=self.longitude_deg * u.deg)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
@@ -232,7 +253,7 @@ def telescope_server(mount: SimMount) -> AlpacaDeviceServer:
 
     members: dict[str, Callable[[], Any]] = {
         "altitude": lambda: mount.altitude_deg,
-        "azimuth": lambda: mount.azimuth_deg,
+        "azimuth": mount.azimuth,
         "rightascension": lambda: mount.equatorial()[0],
         "declination": lambda: mount.equatorial()[1],
         "sideofpier": side,
@@ -252,3 +273,37 @@ def safety_monitor_server(sky: SimSky) -> AlpacaDeviceServer:
     return AlpacaDeviceServer(
         "safetymonitor", 3, {"issafe": lambda: sky.safe}, "Simulated weather station"
     )
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m dome.sim.alpaca telescope|safetymonitor``: serve one simulated device on
+    127.0.0.1 (a free port unless ``--port``) and print HOST:PORT, until interrupted."""
+    p = argparse.ArgumentParser(prog="python -m dome.sim.alpaca")
+    p.add_argument("device", choices=["telescope", "safetymonitor"])
+    p.add_argument("--altitude", type=float, default=45.0)
+    p.add_argument("--azimuth", type=float, default=120.0)
+    p.add_argument("--side", type=int, choices=[0, 1, -1], default=1)
+    p.add_argument("--drift-deg-s", type=float, default=0.0)
+    args = p.parse_args(argv)
+    if args.device == "telescope":
+        mount = SimMount(
+            altitude_deg=args.altitude,
+            azimuth_deg=args.azimuth,
+            side=args.side,
+            drift_deg_s=args.drift_deg_s,
+        )
+        server = telescope_server(mount)
+    else:
+        server = safety_monitor_server(SimSky())
+    print(server.run(), flush=True)
+    try:
+        threading.Event().wait()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

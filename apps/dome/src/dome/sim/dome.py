@@ -100,6 +100,13 @@ class SimDome:
             dt = now - self._t
             if dt <= 0:
                 return
+            at_rest = (
+                abs(self._follow_deg - self.dome_deg) < 1e-9
+                and abs(self._drive_deg - self._follow_deg) <= self.mechanics.backlash_deg / 2
+            )
+            if at_rest and self.lg.quiet(self.step_gpio):
+                self._t = now  # no pulses and nothing moving: nothing to integrate
+                return
             n = max(1, math.ceil(dt / _SUBSTEP))
             h = dt / n
             for i in range(1, n + 1):

@@ -195,6 +195,11 @@ class SimLgpio:
             self._run(self._now_us())
             return self._outputs.get(gpio, OutputLog()).level
 
+    def quiet(self, gpio: int) -> bool:
+        """No pulse train on ``gpio`` and no edges waiting to be taken."""
+        with self._lock:
+            return not self._busy(gpio) and not self._edges.get(gpio)
+
     def take_edges(self, gpio: int, until_s: float) -> list[tuple[int, int]]:
         """Rising edges on ``gpio`` up to ``until_s``: ``(time_us, count)`` runs, each
         run ``count`` pulses one cycle apart starting at ``time_us``; consumed."""

@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import re
 import shlex
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -152,6 +153,7 @@ def node_config(
     node_labels: list[str],
     secrets_encryption: bool,
     node_name: str = "",
+    server_extra: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """The node's /etc/rancher/k3s/config.yaml (no secrets: the token is a file).
 
@@ -170,6 +172,8 @@ def node_config(
         config["tls-san"] = list(tls_sans)
         config["secrets-encryption"] = secrets_encryption
         config["write-kubeconfig-mode"] = "0600"
+        # Servers only (etcd runs there): e.g. the etcd snapshot flags, labinfra.backups.
+        config.update(server_extra or {})
     if node_labels:
         config["node-label"] = list(node_labels)
     return config

@@ -36,8 +36,9 @@ class Route(ConfigModel):
 
 
 class HomeAssistantReceiver(ConfigModel):
-    url: str = Field(pattern=r"^https?://[\w.\-]+(:\d+)?$")
-    """Home Assistant's base URL, e.g. https://homeassistant.lab.internal:8123."""
+    url: str = Field(pattern=r"^https://[\w.\-]+(:\d+)?$")
+    """Home Assistant's base URL, e.g. https://homeassistant.lab.internal:8123: https only,
+    verified with the lab CA (the webhook id in the path is a secret)."""
     matchers: list[str] = Field(default_factory=lambda: ['severity=~"critical|warning"'])
     send_resolved: bool = True
 

@@ -94,6 +94,19 @@ class HomeAssistant(_Reachable):
     def _addresses(self) -> list[str]:
         return [self.address]
 
+    @field_validator("scheme")
+    @classmethod
+    def _encrypted(cls, scheme: str) -> str:
+        # The external zone requires encryption (inventory zones.yml), and Home Assistant
+        # serves TLS itself (its http integration's ssl_certificate and ssl_key).
+        if scheme != "https":
+            raise ValueError(
+                "Home Assistant is reached over https only (zone external requires "
+                "encryption): give it a certificate from the lab CA (http: ssl_certificate, "
+                "ssl_key in its configuration.yaml)"
+            )
+        return scheme
+
 
 class Proxmox(_Reachable):
     hosts: list[Annotated[str, Field(pattern=HOST_PORT)]] = Field(min_length=1)
@@ -101,6 +114,7 @@ class Proxmox(_Reachable):
     user: str = "prometheus@pve"
     token_name: str = "monitoring"  # noqa: S105 (the token's name, not its value)
     verify_tls: bool = True
+    """Kept so that a stack saying `verifyTls: false` gets a reason, not an unknown key."""
     max_requests_per_minute: float = Field(default=60, gt=0)
     """API requests per minute per node (probes and pve-exporter together)."""
     max_guests: int = Field(default=20, ge=0)
@@ -108,6 +122,16 @@ class Proxmox(_Reachable):
 
     def _addresses(self) -> list[str]:
         return list(self.hosts)
+
+    @field_validator("verify_tls")
+    @classmethod
+    def _verified(cls, verify: bool) -> bool:
+        if not verify:
+            raise ValueError(
+                "the Proxmox API is verified against the lab CA and this cannot be switched "
+                "off: give each node a certificate from the lab CA (pvenode cert set)"
+            )
+        return verify
 
 
 class TrueNas(_Reachable):

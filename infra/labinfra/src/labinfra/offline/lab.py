@@ -1,6 +1,7 @@
-"""Run the lab's three projects for one stack in deployment order, as the engine would.
+"""Run the lab's projects for one stack in deployment order, as the engine would.
 
-cluster -> platform -> apps: each later project's StackReference receives the outputs the
+proxmox -> cluster -> platform -> apps (the VMs reach the cluster through the inventory,
+not a StackReference): each later project's StackReference receives the outputs the
 earlier project's run actually exported (secret ones stay secret), so a renamed or
 un-exported output breaks here the way it would break `pulumi up`.
 """
@@ -23,7 +24,8 @@ from labinfra.offline.harness import (
 INFRA_DIR = Path(__file__).resolve().parents[4]
 PROJECTS_DIR = INFRA_DIR / "projects"
 MONITORING_DIR = INFRA_DIR / "monitoring"
-ORDER = ("cluster", "platform", "apps")
+ORDER = ("proxmox", "cluster", "platform", "apps")
+"""Deployment order: the VMs before k3s on them, then what runs on the cluster."""
 ORGANIZATION = "organization"
 
 
@@ -80,4 +82,8 @@ def run_lab(
 def inventory_overrides(inventory: Path) -> dict[str, dict[str, Any]]:
     """Point the projects that read the inventory at `inventory`."""
     path = str(inventory.resolve())
-    return {"cluster": {"inventory": path}, "platform": {"inventory": path}}
+    return {
+        "proxmox": {"inventory": path},
+        "cluster": {"inventory": path},
+        "platform": {"inventory": path},
+    }

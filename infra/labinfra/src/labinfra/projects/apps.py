@@ -10,6 +10,7 @@ from labinfra.device_app import DeviceApp, DeviceAppArgs
 from labinfra.kube import check_pinned_image, kubernetes_provider, restricted_namespace
 from labinfra.monitoring.scrape import device_service
 from labinfra.names import dns_name, recommended_labels
+from labinfra.netpol import egress_policy
 from labinfra.stackconfig import ConfigModel
 
 PICOTEMP = device_service("picotemp")
@@ -49,6 +50,15 @@ def build_apps(config: AppsConfig) -> None:
     opts = pulumi.ResourceOptions(provider=provider)
     namespace = restricted_namespace("devices-namespace", config.namespace, opts)
     pull_secret = _registry_pull_secret(config, platform, namespace, opts)
+    # Nothing here may reach the integrations (Home Assistant, Proxmox, TrueNAS): only the
+    # platform's monitoring namespace may (labinfra.netpol).
+    egress_policy(
+        "devices-integrations-egress",
+        config.namespace,
+        platform.require_output("integrationCidrs"),
+        [],
+        pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(depends_on=[namespace])),
+    )
     for exporter in config.picotemp_exporters:
         app = dns_name(f"picotemp-{exporter.name}")
         DeviceApp(

@@ -17,6 +17,7 @@ import pulumi_random as random
 import pulumi_tls as tls
 from pydantic import Field
 
+from labinfra.backups import EtcdSnapshots
 from labinfra.inventory import Host, Inventory, load_inventory
 from labinfra.k3s.cluster import (
     K3sCluster,
@@ -27,6 +28,7 @@ from labinfra.k3s.cluster import (
 )
 from labinfra.k3s.scripts import K3sRelease, NodePlan, Role, node_config
 from labinfra.kube import secret
+from labinfra.proxmox import topology_labels
 from labinfra.registry import REGISTRY_USER, LabCa, LabCaArgs, NodeRegistrySettings, htpasswd_line
 from labinfra.stackconfig import ConfigModel
 
@@ -47,6 +49,8 @@ class ClusterConfig(ConfigModel):
     tls_sans: list[str] = Field(default_factory=list)
     secrets_encryption: bool = True
     registry: NodeRegistrySettings
+    etcd_snapshots: EtcdSnapshots = Field(default_factory=EtcdSnapshots)
+    """Scheduled etcd snapshots on the servers, uploaded to S3 (labinfra.backups)."""
     kubeconfig_refresh_days: int = Field(default=30, ge=1, le=90)
     """Read the kubeconfig again at least this often (k3s renews client certificates
     within 90 days of their expiry, on any restart)."""
@@ -82,6 +86,7 @@ def node_plans(config: ClusterConfig, inventory: Inventory) -> list[SshNode]:
                         node_labels=_labels(host),
                         secrets_encryption=config.secrets_encryption,
                         node_name=host.name,
+                        server_extra=config.etcd_snapshots.k3s_config(),
                     ),
                 ),
             )
@@ -90,7 +95,9 @@ def node_plans(config: ClusterConfig, inventory: Inventory) -> list[SshNode]:
 
 
 def _labels(host: Host) -> list[str]:
-    return [label for group, label in sorted(DEVICE_LABELS.items()) if group in host.groups]
+    device = [label for group, label in sorted(DEVICE_LABELS.items()) if group in host.groups]
+    # Nodes that are Proxmox VMs carry their region and zone (labinfra.proxmox).
+    return [*device, *topology_labels(host)]
 
 
 def build_cluster(

@@ -1,4 +1,5 @@
-"""The platform project: monitoring, logging, the registry and CI runners on the cluster."""
+"""The platform project: monitoring, logging, the registry, CI runners and what pull-request
+previews need on the cluster."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ import pulumi_random as random
 import pulumi_tls as tls
 from pydantic import Field
 
+from labinfra.backups import BackupSettings, EtcdS3Target, etcd_s3_secret_data
 from labinfra.extras import NfsSettings, Runners, RunnersArgs, RunnerSettings, nfs_storage
 from labinfra.inventory import load_inventory
 from labinfra.kube import kubernetes_provider
@@ -21,6 +23,8 @@ from labinfra.monitoring.scrape import Integrations
 from labinfra.monitoring.stack import MonitoringSecrets, MonitoringStack, MonitoringStackArgs
 from labinfra.monitoring.values import LoggingSettings, MonitoringSettings
 from labinfra.names import recommended_labels
+from labinfra.netpol import integration_network, integration_policies
+from labinfra.previews import PreviewPlatform, PreviewPlatformArgs, PreviewSettings
 from labinfra.registry import (
     REGISTRY_USER,
     CaKeyPair,
@@ -29,6 +33,13 @@ from labinfra.registry import (
     RegistrySettings,
 )
 from labinfra.stackconfig import ConfigModel, StackConfigError, read_secrets
+from labinfra.storage import (
+    DEMOCRATIC_CSI_NAMESPACE,
+    PROXMOX_CSI_NAMESPACE,
+    Storage,
+    StorageArgs,
+    StorageSettings,
+)
 
 
 class PlatformConfig(ConfigModel):
@@ -39,6 +50,11 @@ class PlatformConfig(ConfigModel):
         "proxmoxTokenValue",
         "truenasApiKey",
         "githubToken",
+        "previewJanitorGithubToken",
+        "proxmoxCsiTokenSecret",
+        "truenasCsiApiKey",
+        "etcdS3AccessKey",
+        "etcdS3SecretKey",
     )
     cluster_stack: str
     inventory: str
@@ -52,6 +68,11 @@ class PlatformConfig(ConfigModel):
     registry: RegistrySettings = Field(default_factory=RegistrySettings)
     runners: RunnerSettings = Field(default_factory=RunnerSettings)
     nfs: NfsSettings = Field(default_factory=NfsSettings)
+    previews: PreviewSettings = Field(default_factory=PreviewSettings)
+    storage: StorageSettings = Field(default_factory=StorageSettings)
+    """Storage classes from Proxmox and TrueNAS (labinfra.storage)."""
+    backups: BackupSettings = Field(default_factory=BackupSettings)
+    """Where k3s uploads its etcd snapshots (labinfra.backups)."""
 
     def secret_keys(self) -> list[str]:
         """The secrets this configuration needs (`pulumi config set --secret <key>`)."""
@@ -66,6 +87,10 @@ class PlatformConfig(ConfigModel):
             keys.append("truenasApiKey")
         if self.runners.enabled:
             keys.append("githubToken")
+        if self.previews.enabled:
+            keys.append("previewJanitorGithubToken")
+        keys += self.storage.secret_keys()
+        keys += self.backups.secret_keys()
         return keys
 
 
@@ -187,6 +212,58 @@ def build_platform(config: PlatformConfig, secrets: dict[str, pulumi.Output[str]
         )
     if config.nfs.enabled:
         nfs_storage("nfs", "storage", config.nfs, inside("storage"))
+    preview_namespaces: dict[str, k8s.core.v1.Namespace] = {}
+    if config.previews.enabled:
+        # Pull-request previews (labinfra.previews): outputs the preview stacks read.
+        previews = PreviewPlatform(
+            "previews",
+            PreviewPlatformArgs(
+                settings=config.previews,
+                ca=ca,
+                janitor_github_token=secrets["previewJanitorGithubToken"],
+            ),
+            pulumi.ResourceOptions(providers=[provider, tls_provider]),
+        )
+        pulumi.export("previewDomain", config.previews.domain)
+        pulumi.export("previewTlsCertPem", previews.tls_cert_pem)
+        pulumi.export("previewTlsKeyPem", previews.tls_key_pem)
+        preview_namespaces = previews.namespaces
+    if config.backups.etcd_s3:
+        etcd_s3_secret(
+            config.backups.etcd_s3,
+            access_key=secrets["etcdS3AccessKey"],
+            secret_key=secrets["etcdS3SecretKey"],
+            ca_pem=ca.cert_pem,
+            opts=opts,
+        )
+    storage_namespaces: dict[str, k8s.core.v1.Namespace] = {}
+    if config.storage.enabled:
+        storage = Storage(
+            "storage",
+            StorageArgs(
+                settings=config.storage,
+                lab_ca_pem=ca.cert_pem,
+                secrets={k: secrets[k] for k in config.storage.secret_keys()},
+            ),
+            pulumi.ResourceOptions(provider=provider),
+        )
+        storage_namespaces = storage.namespaces
+    network = integration_network(
+        config.integrations, monitoring_namespace="monitoring", csi=_csi_backends(config)
+    )
+    created = {**namespaces, **storage_namespaces, **preview_namespaces}
+    integration_policies(
+        "integrations-egress",
+        network,
+        # Every namespace of this stack, and k3s's own (the apps stack covers its own).
+        [*created, "kube-system", "default"],
+        {
+            ns: pulumi.ResourceOptions(provider=provider, depends_on=[r])
+            for ns, r in created.items()
+        },
+        opts,
+    )
+    pulumi.export("integrationCidrs", list(network.cidrs))
 
     pulumi.export("labCaCertPem", ca.cert_pem)
     pulumi.export("registryHost", registry_host)
@@ -221,3 +298,44 @@ def read_platform_secrets(config: PlatformConfig) -> dict[str, pulumi.Output[str
             )
         )
     return read_secrets(keys)
+
+
+def etcd_s3_secret(
+    target: EtcdS3Target,
+    *,
+    access_key: pulumi.Input[str],
+    secret_key: pulumi.Input[str],
+    ca_pem: pulumi.Input[str],
+    opts: pulumi.ResourceOptions,
+) -> k8s.core.v1.Secret:
+    """The kube-system Secret the k3s servers read to upload etcd snapshots (--etcd-s3-
+    config-secret); the servers' flags are the cluster stack's (labinfra.backups)."""
+    data = pulumi.Output.all(access_key, secret_key, ca_pem).apply(
+        lambda v: etcd_s3_secret_data(target, access_key=v[0], secret_key=v[1], ca_pem=v[2])
+    )
+    return k8s.core.v1.Secret(
+        "etcd-s3",
+        metadata=k8s.meta.v1.ObjectMetaArgs(
+            name=target.secret_name,
+            namespace="kube-system",
+            labels=recommended_labels("k3s-etcd-snapshots", "backup-credentials"),
+        ),
+        # Secret because the keys are (Output.all keeps secretness); tests check it.
+        string_data=data,
+        opts=opts,
+    )
+
+
+def _csi_backends(config: PlatformConfig) -> dict[str, tuple[str, int]]:
+    """CSI namespaces -> the integration whose API their controller calls, and its port."""
+    found: dict[str, tuple[str, int]] = {}
+    pve = config.storage.proxmox_csi
+    if pve:
+        host = pve.url.split("/")[2]
+        found[PROXMOX_CSI_NAMESPACE] = (
+            "proxmox",
+            int(host.rsplit(":", 1)[1]) if ":" in host else 443,
+        )
+    if config.storage.truenas:
+        found[DEMOCRATIC_CSI_NAMESPACE] = ("truenas", config.storage.truenas.port)
+    return found

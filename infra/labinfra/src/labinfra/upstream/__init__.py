@@ -172,8 +172,12 @@ def image_references(values: Mapping[str, Any], app_version: str = "") -> list[I
     def walk(node: Any, path: str) -> None:
         if isinstance(node, Mapping):
             repository = node.get("repository")
+            registry = node.get("registry")
+            if not repository and isinstance(registry, str) and "/" in registry:
+                # democratic-csi's charts name the whole repository `registry`
+                # (`<image.registry>:<image.tag>`, its templates/_helpers.tpl).
+                repository, registry = registry, None
             if isinstance(repository, str) and repository and "tag" in node:
-                registry = node.get("registry")
                 name = f"{registry}/{repository}" if registry else repository
                 tag = str(node.get("tag") or "") or f"<appVersion {app_version or '?'}>"
                 found.append(ImageRef(path or "<root>", f"{name}:{tag}"))
