@@ -37,6 +37,7 @@ ORDER = (
     "test_site_on_virtual_hosts.py",
     "test_device_apps_on_virtual_hosts.py",
     "test_app_recovery_on_virtual_hosts.py",
+    "test_firewall_on_virtual_hosts.py",
     "test_virtual_lab.py",
     "test_teardown_leaves_nothing.py",
 )

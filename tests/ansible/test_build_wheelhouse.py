@@ -5,6 +5,7 @@ Real downloads from PyPI (the lock's pinned files, hashes checked) and real `uv 
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import subprocess
 import sys
@@ -94,3 +95,40 @@ def test_unknown_package_is_refused_by_name(tmp_path: Path) -> None:
     assert done.returncode == 1
     assert "no-such-app" in done.stderr
     assert list(tmp_path.iterdir()) == []
+
+
+def _builder() -> Any:
+    spec = importlib.util.spec_from_file_location("build_wheelhouse", BUILDER)
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_markers_are_judged_for_the_host_not_the_controller(tmp_path: Path) -> None:
+    """The dome's `pi` extra (lgpio, spidev) is marked `platform_machine == 'aarch64'`: pip
+    on this x86 controller would drop it even when downloading for a Pi."""
+    builder = _builder()
+    exported = subprocess.run(
+        ["uv", "export", "--frozen", "--no-dev", "--no-header", "--package", "dome",
+         "--extra", "pi", "--no-emit-workspace"],
+        cwd=ROOT, capture_output=True, text=True, check=True,
+    ).stdout  # fmt: skip
+    blocks = builder._requirement_blocks(exported)
+    marked = [b for b in blocks if "platform_machine" in b.splitlines()[0]]
+    assert {b.split("==")[0] for b in marked} >= {"lgpio", "spidev"}, marked
+    for_pi = [b for b in builder.for_target(blocks, "aarch64") if b.startswith(("lgpio", "spidev"))]
+    assert len(for_pi) == 2
+    assert all(";" not in b.splitlines()[0] for b in for_pi), for_pi
+    for_pc = builder.for_target(blocks, "x86_64")
+    assert not [b for b in for_pc if b.startswith(("lgpio", "spidev"))]
+    # pip then really fetches the Pi's wheel of lgpio, with the lock's hash checked.
+    lgpio = [b for b in for_pi if b.startswith("lgpio")]
+    requirements = tmp_path / "req.txt"
+    requirements.write_text("".join(lgpio))
+    (tmp_path / "wheels").mkdir()
+    assert builder.download_wheels(requirements, "aarch64", tmp_path / "wheels") == []
+    assert [p.name for p in (tmp_path / "wheels").glob("lgpio-*aarch64*.whl")], list(
+        (tmp_path / "wheels").iterdir()
+    )

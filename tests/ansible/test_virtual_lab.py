@@ -101,6 +101,14 @@ def test_running_make_lab_again_converges_and_keeps_what_runs(
     assert "The virtual lab is up" in out
 
 
+def test_make_lab_status_prints_the_summary_again(make_lab, lab: Lab) -> None:
+    done = make_lab.run("status", timeout=120)
+    assert done.returncode == 0, done.stdout + done.stderr
+    for host in lab.hosts:
+        assert re.search(rf"^  {host.name}\s+{host.address}\s", done.stdout, re.MULTILINE)
+    assert re.search(r"^  Dome page\s+http://\S+\s+answers$", done.stdout, re.MULTILINE)
+
+
 def test_a_stopped_pico_raises_pico_down_in_alertmanager(make_lab, connect: Connect) -> None:
     pc = connect(LAB_PC)
     pc.check_output("systemctl stop picotemp-sim")
