@@ -59,6 +59,14 @@ def workspace() -> Path:
     return find_workspace(Path(__file__).parent)
 
 
+@pytest.fixture(scope="session", autouse=True)
+def controller_ready(workspace: Path) -> None:
+    """The sandbox vault and its password, and the controller's SSH key: ansible.cfg asks
+    for the vault password on every run (whatever the inventory), and the sandbox
+    inventory names the key. On a clean clone nothing else may have made them yet."""
+    prepare_controller(workspace, [])
+
+
 @dataclass(frozen=True)
 class MakeLab:
     """`make lab` as the tests run it: its own state directory and spare ports."""
