@@ -17,7 +17,7 @@ CASES = {
         "preflight: device app on a host without its hardware group: lab-pc is in "
         "dome_controllers but not in pis"
     ),
-    "missing_secret": "preflight: missing secret for k3s-a: vault_registry_password",
+    "missing_secret": "preflight: missing secret for lab-pc: vault_daq_api_token",
     "placeholder_ssh_key": (
         "preflight: pi-a: base_admin_authorized_keys must list the operators' public keys "
         "(password login is switched off), but ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIExampleKey"

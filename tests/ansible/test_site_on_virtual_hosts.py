@@ -9,16 +9,18 @@ monitoring (test_virtual_lab).
 
 from __future__ import annotations
 
+import base64
 import re
 import subprocess
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 import testinfra
 
 from labhosts import Lab
-from labhosts.playbooks import PlaybookRun
+from labhosts.playbooks import PlaybookRun, run_playbook
 
 Address = Callable[[str], str]
 Connect = Callable[[str], testinfra.host.Host]
@@ -271,9 +273,83 @@ def test_k3s_prerequisites(first_converge: PlaybookRun, connect: Connect, name: 
     h = connect(name)
     assert h.file("/etc/modules-load.d/k3s.conf").contains("^br_netfilter$")
     assert h.file("/etc/sysctl.d/90-k3s.conf").contains("^net.ipv4.ip_forward = 1$")
-    registries = h.file("/etc/rancher/k3s/registries.yaml")
-    assert registries.mode == 0o600
-    assert registries.user == "root"
-    assert "registry.sandbox.lab:5000" in registries.content_string
-    assert "password:" in registries.content_string
     assert h.file("/etc/ssl/certs/lab-ca.pem").is_symlink
+    # The registry configuration is the cluster stack's (lab-registries.yaml, named by
+    # k3s's private-registry): Ansible writes none.
+    assert not h.file(REGISTRIES).exists
+
+
+REGISTRIES = "/etc/rancher/k3s/registries.yaml"
+# As the old k3s_prereqs template rendered it (header, docker.io mirror, HOST:PORT config).
+ROLE_WROTE = """\
+# Ansible managed
+mirrors:
+  "docker.io":
+    endpoint:
+      - "https://registry.sandbox.lab:5000"
+configs:
+  "registry.sandbox.lab:5000":
+    auth:
+      username: "lab-pull"
+      password: "fixture-value-not-a-secret"
+"""
+# An operator's own file: no header, so it is not the role's to remove.
+OPERATOR_WROTE = """\
+# Kept by hand on this node (k3s reads the file that private-registry names, not this one)
+mirrors:
+  "docker.io":
+    endpoint:
+      - "https://mirror.example.invalid"
+"""
+
+
+def _put(h: testinfra.host.Host, text: str) -> None:
+    encoded = base64.b64encode(text.encode()).decode()
+    done = h.run(
+        "mkdir -p /etc/rancher/k3s && echo %s | base64 -d > %s && chmod 0640 %s",
+        encoded,
+        REGISTRIES,
+        REGISTRIES,
+    )
+    assert done.rc == 0, done.stderr
+
+
+def test_k3s_prereqs_removes_only_its_own_registries_yaml(
+    make_lab_again: tuple[subprocess.CompletedProcess[str], PlaybookRun],
+    workspace: Path,
+    connect: Connect,
+) -> None:
+    """A node converged by the old role keeps its stale registries.yaml until the role
+    removes it; an operator's own registries.yaml is never touched. (After the lab's
+    second converge, so the idempotency test above saw the hosts as site.yml left them.)"""
+    stale, own = connect(PI), connect(LAB_PC)
+    _put(stale, ROLE_WROTE)
+    _put(own, OPERATOR_WROTE)
+    own_before = own.check_output("stat -c '%%a %%U %%Y' %s", REGISTRIES)
+    limit = f"--limit={PI},{LAB_PC}"
+    try:
+        # --check predicts the removal on the stale node and removes nothing.
+        check = run_playbook(workspace, "playbooks/k3s-nodes.yml", "--check", limit)
+        assert check.returncode == 0, check.output[-4000:]
+        assert check.recap()[PI]["changed"] == 1, _changed_tasks(check.output)
+        assert check.recap()[LAB_PC]["changed"] == 0, _changed_tasks(check.output)
+        assert stale.file(REGISTRIES).exists
+
+        first = run_playbook(workspace, "playbooks/k3s-nodes.yml", limit)
+        assert first.returncode == 0, first.output[-4000:]
+        assert not stale.file(REGISTRIES).exists
+        assert own.file(REGISTRIES).content_string == OPERATOR_WROTE
+        assert own.check_output("stat -c '%%a %%U %%Y' %s", REGISTRIES) == own_before
+        # The slurped file holds a password: it never shows in the output.
+        assert "fixture-value-not-a-secret" not in first.output
+
+        second = run_playbook(workspace, "playbooks/k3s-nodes.yml", limit)
+        assert second.returncode == 0, second.output[-4000:]
+        assert {name: c["changed"] for name, c in second.recap().items()} == {
+            PI: 0,
+            LAB_PC: 0,
+        }, _changed_tasks(second.output)
+        assert own.file(REGISTRIES).content_string == OPERATOR_WROTE
+    finally:
+        for h in (stale, own):
+            h.run("rm -f %s", REGISTRIES)
