@@ -42,6 +42,7 @@ class Image:
     name: str
     """Repository name under localhost/ for `make images`."""
     port: int
+    """The port it serves on (0: none, a job that runs to completion)."""
     uid: int
     """The non-root user the Dockerfile declares (USER)."""
 
@@ -55,6 +56,8 @@ IMAGES = (
     Image("picotemp", "sim", "picotemp-sim", 8080, 10001),
     Image("dome", None, "dome", 8470, 10002),
     Image("daq", None, "daq", 8470, 10003),
+    # A run-to-completion CronJob (labinfra.previews): no port; run by tests/images itself.
+    Image("janitor", None, "janitor", 0, 10002),
 )
 
 

@@ -19,6 +19,7 @@ import urllib.request
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -166,7 +167,7 @@ def test_service_image_answers_as_its_user(
 
 def test_dockerfiles_pass_hadolint() -> None:
     dockerfiles = sorted({str(i.dockerfile) for i in images.IMAGES})
-    assert len(dockerfiles) == 3
+    assert len(dockerfiles) == 4
     result = subprocess.run(["hadolint", *dockerfiles], capture_output=True, text=True)
     assert result.returncode == 0, result.stdout
     bad = Path(__file__).parent / "bad.Dockerfile"
@@ -175,3 +176,139 @@ def test_dockerfiles_pass_hadolint() -> None:
         assert subprocess.run(["hadolint", str(bad)], capture_output=True).returncode != 0
     finally:
         bad.unlink()
+
+
+def _janitor_namespaces(kube: Any) -> None:
+    """lab-pr-1 (open PR: kept), lab-pr-2 (closed after deploying: deleted), and one not
+    managed by us (kept whatever its PR says)."""
+    from labjanitor import labels as L  # noqa: N812
+
+    for name, pr, managed in (("lab-pr-1", 1, True), ("lab-pr-2", 2, True), ("x-pr-2", 2, False)):
+        kube.state.add_namespace(
+            name,
+            {
+                L.LABEL_TYPE: L.TYPE_EPHEMERAL,
+                L.LABEL_MANAGED_BY: L.MANAGED_BY if managed else "someone-else",
+                L.LABEL_PR: str(pr),
+            },
+            {
+                L.ANNOTATION_REPOSITORY: "example-lab/lab",
+                L.ANNOTATION_EXPIRES: "2999-01-01T00:00:00Z",
+                L.ANNOTATION_UPDATED: "2026-01-01T00:00:00Z",
+                L.ANNOTATION_DEPLOY_STATUS: "deployed",
+            },
+        )
+
+
+def _run_as_the_cronjob(image: str, *, dry_run: bool, kube: Any, github: Any) -> Any:
+    """One run of `image` with the container, pod security and environment the platform's
+    CronJob gives it (labinfra.previews.janitor_cronjob_spec), the GitHub token from its
+    Secret replaced by the fake's, and the two API URLs pointed at the local servers."""
+    from labinfra.previews import PreviewSettings, janitor_cronjob_spec
+    from labjanitor.testing.fake_github import TOKEN
+
+    settings = PreviewSettings(enabled=True, domain="preview.lab", janitor_dry_run=dry_run)
+    pod = janitor_cronjob_spec(settings)["jobTemplate"]["spec"]["template"]["spec"]
+    (container,) = pod["containers"]
+    # No command or args: the image's ENTRYPOINT is what the CronJob runs.
+    assert "command" not in container
+    assert "args" not in container
+    env = [f"{e['name']}={TOKEN if 'valueFrom' in e else e['value']}" for e in container["env"]]
+    env += [f"JANITOR_KUBERNETES_HOST={kube.url}", f"JANITOR_GITHUB_API_URL={github.url}"]
+    security = container["securityContext"]
+    assert security["readOnlyRootFilesystem"] is True
+    assert [v["mountPath"] for v in container["volumeMounts"]] == ["/tmp"]
+    argv = [
+        *images.RUN,
+        "run",
+        "--rm",
+        *images.ULIMITS,
+        "--name",
+        f"issue-14-janitor-{SUFFIX}",
+        "--network",
+        "host",  # the fake APIs listen on the host's loopback
+        "--read-only",
+        "--tmpfs",
+        "/tmp",
+        "--user",
+        f"{pod['securityContext']['runAsUser']}:{pod['securityContext']['runAsGroup']}",
+        "--cap-drop",
+        "ALL",
+        "--security-opt",
+        "no-new-privileges",
+        *[arg for pair in env for arg in ("-e", pair)],
+        image,
+    ]
+    return subprocess.run(argv, capture_output=True, text=True, timeout=180, check=False)
+
+
+@pytest.fixture
+def janitor_apis() -> Iterator[tuple[Any, Any]]:
+    from labjanitor.testing import fake_github, fake_kube
+
+    kube = fake_kube.FakeKubeServer().start()
+    github = fake_github.FakeGitHubServer().start()
+    try:
+        yield kube, github
+    finally:
+        kube.stop()
+        github.stop()
+
+
+def test_janitor_image_runs_as_the_cronjob_runs_it(
+    built: dict[str, str], janitor_apis: tuple[Any, Any]
+) -> None:
+    """The janitor image against local servers that answer as the Kubernetes API and
+    GitHub's REST API do (labjanitor.testing: neither can be reached here), run with the
+    CronJob's own container settings: a dry run decides and changes nothing, then a real
+    run deletes the closed PR's namespace and keeps the rest."""
+    from labinfra.previews import JANITOR_UID, PreviewSettings
+    from labjanitor.testing.fake_github import pull
+
+    tag = built["janitor"]
+    inspect = json.loads(
+        subprocess.run(
+            ["podman", "image", "inspect", tag], capture_output=True, text=True, check=True
+        ).stdout
+    )[0]["Config"]
+    assert inspect["Entrypoint"] == ["lab-janitor"]
+    assert inspect["User"] == f"{JANITOR_UID}:{JANITOR_UID}"
+    assert not inspect.get("ExposedPorts")
+    # The image the CronJob names is the one deploy-main pushes: <registry>/lab/janitor:<the
+    # janitor's version> (test_janitor_image_reference checks the workflow's side).
+    assert PreviewSettings().janitor_image.rsplit(":", 1)[1] == _janitor_version()
+
+    usage = subprocess.run(
+        [*images.RUN, "run", "--rm", *images.ULIMITS, "--read-only", tag, "--help"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert usage.returncode == 0, usage.stderr
+    assert usage.stdout.startswith("usage: lab-janitor")
+
+    kube, github = janitor_apis
+    github.state.add_pull("example-lab/lab", pull(1, "open"))
+    github.state.add_pull("example-lab/lab", pull(2, "closed"))
+    _janitor_namespaces(kube)
+
+    dry = _run_as_the_cronjob(tag, dry_run=True, kube=kube, github=github)
+    assert dry.returncode == 0, dry.stdout + dry.stderr
+    log = dry.stdout + dry.stderr
+    assert "namespace=lab-pr-2 action=delete reason=closed" in log, log
+    assert "namespace=x-pr-2 action=keep reason=not-managed" in log, log
+    assert set(kube.state.namespaces) == {"lab-pr-1", "lab-pr-2", "x-pr-2"}
+    assert not [r for r in kube.state.requests if r[0] in ("DELETE", "PATCH", "PUT", "POST")]
+
+    real = _run_as_the_cronjob(tag, dry_run=False, kube=kube, github=github)
+    assert real.returncode == 0, real.stdout + real.stderr
+    assert set(kube.state.namespaces) == {"lab-pr-1", "x-pr-2"}
+    # Its ETag cache, written to the ConfigMap the platform's RBAC lets it write.
+    assert ("v1/configmaps", "preview-system", "preview-janitor-etags") in kube.state.objects
+
+
+def _janitor_version() -> str:
+    import tomllib
+
+    project = tomllib.loads((images.REPO / "apps/janitor/pyproject.toml").read_text())
+    return str(project["project"]["version"])
