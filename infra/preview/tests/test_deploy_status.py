@@ -189,3 +189,90 @@ def test_preview_deploy_posts_the_status_on_the_triggering_runs_head_sha() -> No
         assert "steps.deployed.outcome != 'success'" in step["if"]
         assert '--target-url "$RUN_URL"' in step["run"]
         assert names.index(step.get("id") or step["name"]) > names.index(success["id"])
+
+
+# --- the namespace's k8s-ee/deploy-status annotation (read by the janitor) -------------
+
+
+def _mark(kube_url: str, *args: str) -> Any:
+    return subprocess.run(
+        [sys.executable, "-m", "labpreview.cli", "mark-deploy", "--kubernetes-host", kube_url,
+         *args],
+        capture_output=True, text=True, check=False, cwd=REPO,
+    )  # fmt: skip
+
+
+@pytest.fixture
+def kube_server() -> Iterator[Any]:
+    from labjanitor.testing import fake_kube
+
+    yield from fake_kube.running()
+
+
+def test_mark_deploy_annotates_the_namespace_the_janitor_reads(
+    kube_server: Any, tmp_path: Path
+) -> None:
+    """Against a local server that answers as the Kubernetes API does (labjanitor.testing.
+    fake_kube; no API server here): the annotation is written, and the janitor's decision
+    for a closed PR turns from `orphaned` to `closed` because of it."""
+    from datetime import UTC, datetime
+
+    from labjanitor import labels as L  # noqa: N812
+    from labjanitor.core.decide import decide
+    from labjanitor.core.model import PrState
+    from labjanitor.kube import Kube, api_client
+
+    kube = kube_server
+    managed = {L.LABEL_TYPE: L.TYPE_EPHEMERAL, L.LABEL_MANAGED_BY: L.MANAGED_BY, L.LABEL_PR: "7"}
+    kube.state.add_namespace("lab-pr-7", managed, {L.ANNOTATION_REPOSITORY: REPOSITORY})
+    kube.state.add_namespace("other-pr-7", {**managed, L.LABEL_MANAGED_BY: "someone"})
+
+    def annotations(name: str) -> dict[str, str]:
+        return dict(kube.state.namespaces[name]["metadata"].get("annotations") or {})
+
+    def decision() -> str:
+        listed = Kube(api_client(kube.url)).preview_namespaces()
+        (ns,) = [n for n in listed if n.name == "lab-pr-7"]
+        return decide(ns, PrState.CLOSED, datetime.now(UTC)).reason
+
+    assert decision() == "orphaned"
+    done = _mark(kube.url, "--namespace", "lab-pr-7", "--status", "deployed")
+    assert done.returncode == 0, done.stderr
+    assert annotations("lab-pr-7")[L.ANNOTATION_DEPLOY_STATUS] == "deployed"
+    assert annotations("lab-pr-7")[L.ANNOTATION_REPOSITORY] == REPOSITORY  # merged in
+    assert decision() == "closed"
+
+    # A failed deploy, the namespace named from the config as the workflow does.
+    config = tmp_path / "k8s-ee.yaml"
+    config.write_text("projectId: lab\n")
+    failed = _mark(kube.url, "--config", str(config), "--pr", "7", "--status", "failed")
+    assert failed.returncode == 0, failed.stderr
+    assert annotations("lab-pr-7")[L.ANNOTATION_DEPLOY_STATUS] == "failed"
+    assert decision() == "orphaned"
+
+    # Nothing to mark when the deploy failed before making its namespace; a success
+    # without one is an error; a namespace that is not ours is refused.
+    assert _mark(kube.url, "--namespace", "lab-pr-8", "--status", "failed").returncode == 0
+    assert _mark(kube.url, "--namespace", "lab-pr-8", "--status", "deployed").returncode == 1
+    refused = _mark(kube.url, "--namespace", "other-pr-7", "--status", "deployed")
+    assert refused.returncode == 3
+    assert L.ANNOTATION_DEPLOY_STATUS not in annotations("other-pr-7")
+    assert _mark(kube.url, "--status", "deployed").returncode == 2
+
+
+def test_preview_deploy_marks_the_namespace() -> None:
+    job = _deploy_job()
+    steps = {s.get("name"): s for s in job["steps"]}
+    tools = next(s for s in job["steps"] if s.get("uses") == "./.github/actions/lab-tools")
+    assert tools["with"]["kubeconfig"] == "true"
+    deployed = steps["Mark the namespace deployed"]
+    assert deployed["if"] == "steps.up.outcome == 'success'"
+    assert deployed["env"]["NAMESPACE"] == "${{ steps.up.outputs.namespace }}"
+    assert "--status deployed" in deployed["run"]
+    failed = steps["Mark the namespace failed"]
+    assert failed["if"] == "failure() && steps.up.outcome == 'failure'"
+    assert '--config "$RUNNER_TEMP/preview/k8s-ee.yaml"' in failed["run"]
+    assert "--status failed" in failed["run"]
+    names = [s.get("name") for s in job["steps"]]
+    # Marked before the success status, so a failure to mark reports the deploy failed.
+    assert names.index("Mark the namespace deployed") < names.index("Status deployed")

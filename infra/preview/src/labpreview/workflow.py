@@ -546,6 +546,47 @@ def _cmd_status(args: argparse.Namespace) -> int:
     return 0
 
 
+# --- the namespace's deploy status (read by the janitor) -------------------------------
+
+DEPLOY_STATUSES = ("deployed", "failed")
+
+
+def _cmd_mark_deploy(args: argparse.Namespace) -> int:
+    """Annotate the PR's namespace `k8s-ee/deploy-status: deployed|failed` after `pulumi
+    up`: the janitor tells a closed PR's environment that deployed (reason closed/merged)
+    from one whose deploy failed (orphaned) by it (labjanitor.core.decide)."""
+    from labjanitor.kube import Kube, KubeError, api_client
+
+    if args.namespace:
+        namespace = args.namespace
+    elif args.config and args.pr:
+        try:
+            namespace = n.namespace_name(load_config(args.config).project_id, args.pr)
+        except (ConfigError, ValueError) as exc:  # NamingError is a ValueError
+            print(f"mark-deploy: {args.config}: {exc}", file=sys.stderr)
+            return 2
+    else:
+        print("mark-deploy: give --namespace, or --config and --pr", file=sys.stderr)
+        return 2
+    kube = Kube(api_client(args.kubernetes_host or None))
+    try:
+        ours = {ns.name: ns for ns in kube.preview_namespaces()}
+        found = ours.get(namespace)
+        if found is None:
+            # A deploy that failed before creating its namespace has nothing to mark.
+            print(f"mark-deploy: no preview namespace {namespace}")
+            return 0 if args.status == "failed" else 1
+        if not found.managed:
+            print(f"mark-deploy: refused: {namespace} is not managed by lab-preview")
+            return 3
+        kube.patch_namespace(namespace, annotations={n.ANNOTATION_DEPLOY_STATUS: args.status})
+    except KubeError as exc:
+        print(f"mark-deploy: {exc}", file=sys.stderr)
+        return 1
+    print(f"mark-deploy: {namespace} {args.status}")
+    return 0
+
+
 def _cmd_pr_facts(args: argparse.Namespace) -> int:
     from labjanitor.github import GitHubClient, GitHubError
 
@@ -746,6 +787,16 @@ def add_commands(commands: Any) -> None:
     status.add_argument("--description", default="")
     status.add_argument("--api-url", default="https://api.github.com")
     status.set_defaults(run=_cmd_status)
+
+    mark = commands.add_parser(
+        "mark-deploy", help="annotate a PR's namespace with its deploy's outcome (janitor)"
+    )
+    mark.add_argument("--status", choices=DEPLOY_STATUSES, required=True)
+    mark.add_argument("--namespace", default="")
+    mark.add_argument("--config", type=Path, help="k8s-ee.yaml, to name the namespace")
+    mark.add_argument("--pr", type=int)
+    mark.add_argument("--kubernetes-host", default="")
+    mark.set_defaults(run=_cmd_mark_deploy)
 
     apply = commands.add_parser("preserve", help="apply a /preserve comment to a namespace")
     apply.add_argument("--namespace", required=True)
