@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import re
 import socket
 import subprocess
 import sys
@@ -176,6 +177,39 @@ def test_dockerfiles_pass_hadolint() -> None:
         assert subprocess.run(["hadolint", str(bad)], capture_output=True).returncode != 0
     finally:
         bad.unlink()
+
+
+def _base_images(dockerfile: Path) -> list[str]:
+    """The images a Dockerfile's FROM lines name, with ARG defaults substituted (the
+    build's own stages and `scratch` left out)."""
+    defaults: dict[str, str] = {}
+    stages: set[str] = set()
+    bases = []
+    for line in dockerfile.read_text(encoding="utf-8").splitlines():
+        words = line.split()
+        if words[:1] == ["ARG"] and "=" in words[1]:
+            key, value = words[1].split("=", 1)
+            defaults[key] = value
+        elif words[:1] == ["FROM"]:
+            name = re.sub(r"\$\{(\w+)\}", lambda m: defaults[m[1]], words[1])
+            if name not in stages and name != "scratch":
+                bases.append(name)
+            if len(words) == 4 and words[2].upper() == "AS":
+                stages.add(words[3])
+    return bases
+
+
+def test_base_images_are_named_in_full() -> None:
+    """podman and buildah resolve no short name (`python:3.11`) where no
+    unqualified-search registries are configured (Debian's default; deploy-main builds
+    with podman): every base names its registry."""
+    for dockerfile in sorted({i.dockerfile for i in images.IMAGES}):
+        bases = _base_images(dockerfile)
+        assert bases, dockerfile
+        for base in bases:
+            registry = base.split("/", 1)[0] if "/" in base else ""
+            named = "." in registry or registry == "localhost"
+            assert named, f"{dockerfile.relative_to(images.REPO)}: {base} names no registry"
 
 
 def _janitor_namespaces(kube: Any) -> None:
