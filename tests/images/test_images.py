@@ -179,6 +179,43 @@ def test_dockerfiles_pass_hadolint() -> None:
         bad.unlink()
 
 
+def test_the_images_deploy_main_pushes_are_built_here_as_it_builds_them() -> None:
+    """Each image deploy-main pushes is one built and run here, from the same app and
+    Dockerfile stage (build.py builds it with the workflow's own command line)."""
+    from labpreview.app_image import IMAGES as PUSHED
+
+    here = {i.name: (i.app, i.target) for i in images.IMAGES}
+    for name, pushed in PUSHED.items():
+        assert here.get(name) == (pushed.app, pushed.target), name
+
+
+def test_pushed_images_carry_their_source_label(built: dict[str, str]) -> None:
+    """The `lab.source` label deploy-main compares with the registry's copy is on the image
+    built, equal to the digest of this commit's sources; the exporter's is the exporter
+    stage (its entry point), not the simulator's."""
+    from labpreview.app_image import IMAGES as PUSHED
+    from labpreview.app_image import SOURCE_LABEL, repository_source
+
+    for name, pushed in PUSHED.items():
+        config = json.loads(
+            subprocess.run(
+                ["podman", "image", "inspect", built[name]],
+                capture_output=True,
+                text=True,
+                check=True,
+            ).stdout
+        )[0]["Config"]
+        assert config["Labels"][SOURCE_LABEL] == repository_source(images.REPO, pushed), name
+    entrypoint = "{{json .Config.Entrypoint}}"
+    exporter = subprocess.run(
+        ["podman", "image", "inspect", "--format", entrypoint, built["picotemp-exporter"]],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    assert json.loads(exporter) == ["picotemp-exporter"]
+
+
 def _base_images(dockerfile: Path) -> list[str]:
     """The images a Dockerfile's FROM lines name, with ARG defaults substituted (the
     build's own stages and `scratch` left out)."""

@@ -5,7 +5,7 @@
   pull request's stack would create, one YAML file each, from the same mocked run as
   `make render` (secrets redacted, their keys kept).
 - The workflow steps (`access`, `gate`, `comment`, `status`, `preserve`, `stack-config`,
-  `images`, `ownership`, `preserve-warnings`, `stale-stacks`, `janitor-image`): see
+  `images`, `ownership`, `preserve-warnings`, `stale-stacks`, `app-image`): see
   `lab-preview COMMAND --help`.
 
 Exit status: 0 done, 1 the operation failed (an API error), 2 bad input (nothing changed),
@@ -48,10 +48,10 @@ def build_parser() -> argparse.ArgumentParser:
     validate = commands.add_parser("validate", help="check a k8s-ee.yaml")
     validate.add_argument("file", type=Path)
     validate.set_defaults(run=_validate)
-    from labpreview import janitor_image, workflow
+    from labpreview import app_image, workflow
 
     workflow.add_commands(commands)
-    janitor_image.add_command(commands)
+    app_image.add_command(commands)
     return parser
 
 
