@@ -122,10 +122,9 @@ def uv_image() -> str:
     return name
 
 
-def build(image: Image, tag: str, *, no_cache: bool = False) -> float:
-    """Build `image` as `tag`; returns the seconds it took. The images deploy-main pushes
-    (labpreview.app_image) are built with its own `podman build` command line, labels
-    included, so what runs here is what the workflow builds."""
+def build_options(*, no_cache: bool = False) -> list[str]:
+    """`podman build` options for building here: chroot isolation, the local base and uv
+    images, and the host's CA bundle as the `ca` secret."""
     options = [
         "--isolation=chroot",
         "--format",
@@ -139,6 +138,14 @@ def build(image: Image, tag: str, *, no_cache: bool = False) -> float:
         options.append("--no-cache")
     if CA_BUNDLE.is_file():
         options += ["--secret", f"id=ca,src={CA_BUNDLE}"]
+    return options
+
+
+def build(image: Image, tag: str, *, no_cache: bool = False) -> float:
+    """Build `image` as `tag`; returns the seconds it took. The images deploy-main pushes
+    (labpreview.app_image) are built with its own `podman build` command line, labels
+    included, so what runs here is what the workflow builds."""
+    options = build_options(no_cache=no_cache)
     pushed = app_image.IMAGES.get(image.name)
     if pushed:
         labels = {app_image.SOURCE_LABEL: app_image.repository_source(REPO, pushed)}

@@ -15,6 +15,7 @@ import re
 import socket
 import subprocess
 import sys
+import tarfile
 import time
 import urllib.request
 import uuid
@@ -214,6 +215,50 @@ def test_pushed_images_carry_their_source_label(built: dict[str, str]) -> None:
         check=True,
     ).stdout
     assert json.loads(exporter) == ["picotemp-exporter"]
+
+
+def _archive_config(archive: Path) -> dict[str, Any]:
+    """The image config in a single-image OCI archive (index -> manifest -> config)."""
+    with tarfile.open(archive) as tar:
+
+        def blob(descriptor: dict[str, Any]) -> dict[str, Any]:
+            algorithm, digest = descriptor["digest"].split(":", 1)
+            member = tar.extractfile(f"blobs/{algorithm}/{digest}")
+            assert member
+            loaded: dict[str, Any] = json.load(member)
+            return loaded
+
+        index = tar.extractfile("index.json")
+        assert index
+        (manifest,) = json.load(index)["manifests"]
+        return blob(blob(manifest)["config"])
+
+
+def test_app_image_build_saves_the_archive_deploy_main_pushes(
+    built: dict[str, str], tmp_path: Path
+) -> None:
+    """labpreview.app_image.build, as `lab-preview app-image picotemp-exporter --build`
+    runs it (here with the local base, and the layers `built` cached): an OCI archive
+    named as the push job expects, whose image is the exporter stage labelled with this
+    commit's source digest and the revision."""
+    from labpreview.app_image import IMAGES as PUSHED
+    from labpreview.app_image import REVISION_LABEL, SOURCE_LABEL, build, repository_source
+
+    exporter = PUSHED["picotemp-exporter"]
+    source = repository_source(images.REPO, exporter)
+    tag = f"localhost/issue-14-app-image-{SUFFIX}:1"
+    try:
+        archive = build(
+            exporter, images.REPO, tag, source, "c0ffee", tmp_path, images.build_options()
+        )
+    finally:
+        subprocess.run(["podman", "rmi", "-f", tag], capture_output=True, check=False)
+    assert archive == tmp_path / "picotemp-exporter.tar"
+    config = _archive_config(archive)["config"]
+    assert config["Labels"][SOURCE_LABEL] == source
+    assert config["Labels"][REVISION_LABEL] == "c0ffee"
+    assert config["Entrypoint"] == ["picotemp-exporter"]
+    assert config["User"] == "10001:10001"
 
 
 def _base_images(dockerfile: Path) -> list[str]:

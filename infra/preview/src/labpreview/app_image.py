@@ -181,11 +181,19 @@ def should_push(image: AppImage, tag: str, source: str, pushed: Mapping[str, Any
     )
 
 
-def build(image: AppImage, repo: Path, tag: str, source: str, revision: str, out: Path) -> Path:
+def build(
+    image: AppImage,
+    repo: Path,
+    tag: str,
+    source: str,
+    revision: str,
+    out: Path,
+    options: Sequence[str] = (),
+) -> Path:
     """Build `image` as `tag` with its source and revision labels, and save it as an OCI
     archive in `out` (what deploy-main's push job copies to the registry)."""
     labels = {SOURCE_LABEL: source, REVISION_LABEL: revision}
-    subprocess.run(image.build_argv(repo, tag, labels), check=True)
+    subprocess.run(image.build_argv(repo, tag, labels, options), check=True)
     out.mkdir(parents=True, exist_ok=True)
     archive = out / image.archive
     subprocess.run(
