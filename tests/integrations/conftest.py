@@ -2,7 +2,8 @@
 
 - a lab CA and server certificate (openssl), so every TLS connection is verified;
 - a real Home Assistant 2024.3.3 in its own venv, with the lab's documented configuration;
-- the Pico W simulator (apps/picotemp) for Home Assistant's REST sensor to read.
+- the Pico W simulator (apps/picotemp) and the dome controller in simulation (apps/dome,
+  `dome serve --sim`: control and API processes) for its REST sensors to read.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 
 from envs import ensure_env
 from home_assistant import HomeAssistant, onboard, write_config
-from servers import Pki, free_port, http_ok, make_pki, running
+from servers import DomeSim, Pki, dome_sim, free_port, http_ok, make_pki, running
 
 
 @pytest.fixture(scope="session")
@@ -47,8 +48,15 @@ def pico(logs: Path) -> Iterator[str]:
 
 
 @pytest.fixture(scope="session")
+def dome(logs: Path) -> Iterator[DomeSim]:
+    """The real dome controller in simulation, reads closed (servers.dome_sim)."""
+    with dome_sim(logs) as sim:
+        yield sim
+
+
+@pytest.fixture(scope="session")
 def home_assistant(
-    tmp_path_factory: pytest.TempPathFactory, pki: Pki, logs: Path, pico: str
+    tmp_path_factory: pytest.TempPathFactory, pki: Pki, logs: Path, pico: str, dome: DomeSim
 ) -> Iterator[HomeAssistant]:
     env = ensure_env("homeassistant")
     port = free_port()
@@ -58,7 +66,8 @@ def home_assistant(
         cert=pki.cert,
         key=pki.key,
         picotemp_url=pico,
-        dome_status_url=f"http://127.0.0.1:{free_port()}/api/dome/status",
+        dome_status_url=f"{dome.url}/api/dome/status",
+        dome_authorization=f"Bearer {dome.token}",
     )
     url = f"https://127.0.0.1:{port}"
     argv = [str(env / "bin" / "hass"), "--config", str(config.folder), "--skip-pip"]

@@ -8,16 +8,23 @@ from __future__ import annotations
 
 import contextlib
 import os
+import secrets
+import shutil
 import signal
 import socket
 import ssl
 import subprocess
+import sys
+import tempfile
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
+
+from labkit.testing import ServiceProcess
+from labkit.testing import free_port as free_port_of_kind
 
 
 def free_port() -> int:
@@ -207,3 +214,45 @@ def blackbox(folder: Path, logs: Path, config: dict[str, object]) -> Iterator[st
     ]
     with running("blackbox", argv, logs, ready=lambda: http_ok(f"http://127.0.0.1:{port}/metrics")):
         yield f"127.0.0.1:{port}"
+
+
+@dataclass(frozen=True)
+class DomeSim:
+    url: str
+    token: str
+    service: ServiceProcess
+
+
+@contextlib.contextmanager
+def dome_sim(logs: Path) -> Iterator[DomeSim]:
+    """The real dome controller in simulation (`dome serve --sim`: control and API
+    processes, simulated stepper, encoder and GPIO shutter), started as apps/dome's own
+    tests start it, with reads closed: only a client with DOME_API_TOKEN reads its status."""
+    state_dir = Path(tempfile.mkdtemp(prefix="dome-", dir="/tmp"))  # AF_UNIX path limit
+    port = free_port()
+    token = secrets.token_urlsafe(24)
+    env = {
+        "DOME_API_TOKEN": token,
+        "DOME_OPEN_READS": "false",
+        "DOME_STATE_DIR": str(state_dir),
+        "DOME_SOCKET_PATH": str(state_dir / "control.sock"),
+        "DOME_ALPACA_DISCOVERY_HOST": "127.0.0.1",
+        "DOME_ALPACA_DISCOVERY_PORT": str(free_port_of_kind(kind=socket.SOCK_DGRAM)),
+        "DOME_SHUTTER": "gpio",
+        # a quicker dome than the observatory's, so a goto takes seconds
+        "DOME_MAX_SPEED_DEG_S": "15",
+        "DOME_ACCELERATION_DEG_S2": "30",
+    }
+    url = f"http://127.0.0.1:{port}"
+    service = ServiceProcess(
+        [sys.executable, "-m", "dome", "serve", "--sim", "--listen", f"127.0.0.1:{port}"],
+        env=env,
+        log=logs / "dome.log",
+        name="dome serve --sim",
+        ready_url=f"{url}/healthz",
+    )
+    try:
+        with service:
+            yield DomeSim(url, token, service)
+    finally:
+        shutil.rmtree(state_dir, ignore_errors=True)
