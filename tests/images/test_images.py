@@ -391,7 +391,7 @@ def test_janitor_image_runs_as_the_cronjob_runs_it(
     assert inspect["User"] == f"{JANITOR_UID}:{JANITOR_UID}"
     assert not inspect.get("ExposedPorts")
     # The image the CronJob names is the one deploy-main pushes: <registry>/lab/janitor:<the
-    # janitor's version> (test_janitor_image_reference checks the workflow's side).
+    # janitor's version> (infra/preview/tests/test_app_image.py checks the workflow's side).
     assert PreviewSettings().janitor_image.rsplit(":", 1)[1] == _janitor_version()
 
     usage = subprocess.run(
