@@ -23,6 +23,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
+import yaml
 
 from labinfra.inventory import Inventory, load_inventory
 from labinfra.monitoring.integrations import Integrations
@@ -268,3 +269,100 @@ def test_no_lab_host_firewall_admits_an_integration() -> None:
                     assert not (
                         admitted.version == address.version and admitted.overlaps(address)
                     ), f"{host}'s set {named['name']} ({admitted}) admits integration {address}"
+
+
+def _ports(dport: str) -> list[tuple[int, int]]:
+    """The firewall plan's dport text (`8470`, `2379-2380`, `{ 22, 9100 }`) as ranges."""
+    ranges = []
+    for item in dport.strip("{} ").split(","):
+        low, _, high = item.strip().partition("-")
+        ranges.append((int(low), int(high or low)))
+    return ranges
+
+
+def _admitted(plan: dict[str, Any], address: str, port: int) -> bool:
+    """Whether a host's nftables plan accepts a TCP connection from `address` to `port`
+    (its input policy drops everything else)."""
+    ip = ipaddress.ip_address(address)
+    sets = {s["name"]: [ipaddress.ip_network(e) for e in s["elements"]] for s in plan["sets"]}
+    for rule in plan["rules"]:
+        if rule["protocol"] not in ("tcp", "any"):
+            continue
+        if rule["dport"] and not any(a <= port <= b for a, b in _ports(rule["dport"])):
+            continue
+        if any(ip.version == n.version and ip in n for n in sets[rule["set"]]):
+            return True
+    return False
+
+
+def _documented_urls() -> list[str]:
+    """The URLs Home Assistant's documented REST sensors read (docs/home-assistant)."""
+    docs = ROOT / "docs" / "home-assistant"
+    example = yaml.safe_load((docs / "secrets.example.yaml").read_text(encoding="utf-8"))
+    text = (docs / "configuration.yaml").read_text(encoding="utf-8")
+    names = [
+        line.split("!secret", 1)[1].strip()
+        for line in text.splitlines()
+        if "resource: !secret" in line
+    ]
+    assert names, "the documented configuration reads no device"
+    return [str(example[name]) for name in names]
+
+
+def test_home_assistant_reaches_the_dome_through_the_ingress_only(
+    lab_runs: dict[str, StackRun],
+) -> None:
+    """Home Assistant (zone external, encryption required) -> HTTPS -> Traefik on a k3s node
+    -> HTTP from that node's address -> dome-pi:dome_port. The first hop is TLS to the
+    Ingress's hosts (ServiceLB's 443 is forwarded to Traefik's pod, not input: the firewall
+    role leaves forwarding to k3s, roles/firewall/README.md); the second is admitted by the
+    dome's host firewall as the `monitoring` source; Home Assistant's own address stays
+    refused on the dome's port. Built from the apps stack's objects (production inventory,
+    under mocks), the firewall role's own plan of each dome host, and the documented URLs."""
+    inv = inventory()
+    zone_defs, sources, services = _zone_definitions()
+    groups = {name: list(members) for name, members in inv.groups.items()} | {
+        "all": list(inv.hosts)
+    }
+    hostvars = {name: dict(host.variables) for name, host in inv.hosts.items()}
+    (ingress,) = [
+        i for i in _objects(lab_runs, "Ingress") if i["metadata"]["name"] == "devices-read"
+    ]
+    tls_hosts = {h for t in ingress["spec"]["tls"] for h in t["hosts"]}
+    routed = {
+        (r["host"], p["path"]): p["backend"]["service"]["name"]
+        for r in ingress["spec"]["rules"]
+        for p in r["http"]["paths"]
+    }
+    dome_backends = set()
+    for url in _documented_urls():
+        parts = urlsplit(url)
+        assert parts.scheme == "https", url
+        assert parts.hostname in tls_hosts, url
+        backend = routed[(parts.hostname, parts.path)]
+        if parts.path.startswith("/api/dome/"):
+            dome_backends.add(backend)
+    assert dome_backends, "Home Assistant reads the dome through the Ingress"
+    ha = integration_networks()["homeAssistant"]
+    assert all(inside(n, "external") for n in ha)
+    nodes = [h.address for h in inv.group("k3s_cluster")]
+    assert nodes
+    by_address = {h.address: h.name for h in inv.hosts.values()}
+    checked = 0
+    for slice_ in _objects(lab_runs, "EndpointSlice"):
+        if slice_["metadata"]["labels"]["kubernetes.io/service-name"] not in dome_backends:
+            continue
+        (port,) = slice_["ports"]
+        for endpoint in slice_["endpoints"]:
+            for address in endpoint["addresses"]:
+                host = by_address[address]
+                assert host in inv.groups["dome_controllers"], host
+                plan = fz.firewall_host_plan(host, zone_defs, sources, services, groups, hostvars)
+                for node in nodes:
+                    assert _admitted(plan, node, port["port"]), (host, node, port["port"])
+                for network in ha:
+                    assert not _admitted(plan, str(network.network_address), port["port"]), (
+                        f"{host} admits Home Assistant ({network}) on {port['port']}"
+                    )
+                checked += 1
+    assert checked == len(inv.group("dome_controllers"))

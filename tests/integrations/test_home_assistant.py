@@ -21,6 +21,7 @@ import pytest
 from home_assistant import HomeAssistant, ws_command
 from servers import (
     DomeSim,
+    IngressStandIn,
     blackbox,
     free_port,
     http_ok,
@@ -155,13 +156,21 @@ def test_the_pico_appears_in_home_assistant_and_in_its_metrics(
 
 
 def test_the_dome_appears_in_home_assistant_and_in_its_metrics(
-    home_assistant: HomeAssistant, dome: DomeSim, watching: Watching
+    home_assistant: HomeAssistant, dome: DomeSim, ingress: IngressStandIn, watching: Watching
 ) -> None:
     """The documented REST sensors read the real dome controller (`dome serve --sim`, reads
-    closed: only the documented Authorization header gets its status). The dome is moved
+    closed: only the documented Authorization header gets its status) over HTTPS through
+    the ingress stand-in, which routes the status read and no command. The dome is moved
     and its shutter opened through its own API; Home Assistant's entities must then show
     what the dome reports, not what they showed before."""
     ha = home_assistant
+    bearer = {"Authorization": f"Bearer {dome.token}"}
+    # Through the ingress, even with the token: the read answers, commands are not routed.
+    via = httpx.get(f"{ingress.dome}/api/dome/status", headers=bearer, verify=tls(ha.ca))
+    assert via.status_code == 200, via.text
+    for path in ("/api/dome/goto", "/api/dome/shutter/open", "/api/dome/status/"):
+        refused = httpx.post(f"{ingress.dome}{path}", headers=bearer, verify=tls(ha.ca))
+        assert refused.status_code == 404, (path, refused.status_code)
     auth = {"Authorization": f"Bearer {ha.token}"}
     entities = ["sensor.dome_state", "sensor.dome_azimuth", "sensor.dome_shutter"]
     entities.append("binary_sensor.dome_moving")
