@@ -28,6 +28,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from labpreview import app_image
+
 REPO = Path(__file__).resolve().parents[2]
 CA_BUNDLE = Path("/etc/ssl/certs/ca-certificates.crt")
 RUN = ["podman", "--runtime", "runc", "--cgroup-manager=cgroupfs"]
@@ -42,6 +44,7 @@ class Image:
     name: str
     """Repository name under localhost/ for `make images`."""
     port: int
+    """The port it serves on (0: none, a job that runs to completion)."""
     uid: int
     """The non-root user the Dockerfile declares (USER)."""
 
@@ -55,6 +58,8 @@ IMAGES = (
     Image("picotemp", "sim", "picotemp-sim", 8080, 10001),
     Image("dome", None, "dome", 8470, 10002),
     Image("daq", None, "daq", 8470, 10003),
+    # A run-to-completion CronJob (labinfra.previews): no port; run by tests/images itself.
+    Image("janitor", None, "janitor", 0, 10002),
 )
 
 
@@ -117,33 +122,42 @@ def uv_image() -> str:
     return name
 
 
-def build(image: Image, tag: str, *, no_cache: bool = False) -> float:
-    """Build `image` as `tag`; returns the seconds it took."""
-    argv = [
-        "podman",
-        "build",
+def build_options(*, no_cache: bool = False) -> list[str]:
+    """`podman build` options for building here: chroot isolation, the local base and uv
+    images, and the host's CA bundle as the `ca` secret."""
+    options = [
         "--isolation=chroot",
         "--format",
         "docker",  # keeps HEALTHCHECK, which the OCI format drops
-        "-f",
-        str(image.dockerfile),
-        "--ignorefile",
-        str(image.dockerfile.with_name("Dockerfile.dockerignore")),
         "--build-arg",
         f"BASE={base_image()}",
         "--build-arg",
         f"UV_IMAGE={uv_image()}",
-        "-t",
-        tag,
     ]
-    if image.target:
-        argv += ["--target", image.target]
     if no_cache:
-        argv.append("--no-cache")
+        options.append("--no-cache")
     if CA_BUNDLE.is_file():
-        argv += ["--secret", f"id=ca,src={CA_BUNDLE}"]
+        options += ["--secret", f"id=ca,src={CA_BUNDLE}"]
+    return options
+
+
+def build(image: Image, tag: str, *, no_cache: bool = False) -> float:
+    """Build `image` as `tag`; returns the seconds it took. The images deploy-main pushes
+    (labpreview.app_image) are built with its own `podman build` command line, labels
+    included, so what runs here is what the workflow builds."""
+    options = build_options(no_cache=no_cache)
+    pushed = app_image.IMAGES.get(image.name)
+    if pushed:
+        labels = {app_image.SOURCE_LABEL: app_image.repository_source(REPO, pushed)}
+        argv = pushed.build_argv(REPO, tag, labels, options)
+    else:
+        argv = ["podman", "build", *options, "-f", str(image.dockerfile)]
+        argv += ["--ignorefile", str(image.dockerfile.with_name("Dockerfile.dockerignore"))]
+        if image.target:
+            argv += ["--target", image.target]
+        argv += ["-t", tag, str(REPO)]
     started = time.monotonic()
-    result = subprocess.run([*argv, str(REPO)], capture_output=True, text=True, check=False)
+    result = subprocess.run(argv, capture_output=True, text=True, check=False)
     if result.returncode != 0:
         raise RuntimeError(
             f"building {tag} failed:\n{result.stdout[-4000:]}{result.stderr[-4000:]}"

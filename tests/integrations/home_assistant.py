@@ -17,6 +17,7 @@ from pathlib import Path
 
 import httpx
 import websockets
+import yaml
 
 REPO = Path(__file__).resolve().parents[2]
 DOCS = REPO / "docs" / "home-assistant"
@@ -46,8 +47,13 @@ def write_config(
     key: Path,
     picotemp_url: str,
     dome_status_url: str,
+    dome_authorization: str,
 ) -> HomeAssistantConfig:
-    """The lab's documented configuration (docs/home-assistant), served on loopback over TLS."""
+    """The lab's documented configuration (docs/home-assistant), served on loopback over TLS.
+
+    configuration.yaml and automations.yaml are the documented files as they are; only
+    secrets.yaml (the addresses and credentials, in the shape of secrets.example.yaml) and
+    where this instance listens are the test's."""
     folder.mkdir(parents=True, exist_ok=True)
     webhook_id = secrets.token_urlsafe(24)
     lab = (DOCS / "configuration.yaml").read_text(encoding="utf-8")
@@ -68,17 +74,15 @@ logger:
     (folder / "automations.yaml").write_text(
         (DOCS / "automations.yaml").read_text(encoding="utf-8"), encoding="utf-8"
     )
-    (folder / "secrets.yaml").write_text(
-        json.dumps(
-            {
-                "picotemp_url": picotemp_url,
-                "dome_status_url": dome_status_url,
-                "dome_read_authorization": "Bearer not-a-real-token",
-                "alertmanager_webhook_id": webhook_id,
-            }
-        ),
-        encoding="utf-8",
-    )
+    secrets_ = {
+        "picotemp_url": picotemp_url,
+        "dome_status_url": dome_status_url,
+        "dome_authorization": dome_authorization,
+        "alertmanager_webhook_id": webhook_id,
+    }
+    example = yaml.safe_load((DOCS / "secrets.example.yaml").read_text(encoding="utf-8"))
+    assert set(secrets_) == set(example), "the documented secrets.yaml has other keys"
+    (folder / "secrets.yaml").write_text(json.dumps(secrets_), encoding="utf-8")
     return HomeAssistantConfig(folder, port, webhook_id)
 
 

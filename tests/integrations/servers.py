@@ -8,16 +8,26 @@ from __future__ import annotations
 
 import contextlib
 import os
+import secrets
+import shutil
 import signal
 import socket
 import ssl
 import subprocess
+import sys
+import tempfile
+import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import httpx
+
+from labkit.testing import ServiceProcess
+from labkit.testing import free_port as free_port_of_kind
 
 
 def free_port() -> int:
@@ -207,3 +217,108 @@ def blackbox(folder: Path, logs: Path, config: dict[str, object]) -> Iterator[st
     ]
     with running("blackbox", argv, logs, ready=lambda: http_ok(f"http://127.0.0.1:{port}/metrics")):
         yield f"127.0.0.1:{port}"
+
+
+@dataclass(frozen=True)
+class DomeSim:
+    url: str
+    token: str
+    service: ServiceProcess
+
+
+@contextlib.contextmanager
+def dome_sim(logs: Path) -> Iterator[DomeSim]:
+    """The real dome controller in simulation (`dome serve --sim`: control and API
+    processes, simulated stepper, encoder and GPIO shutter), started as apps/dome's own
+    tests start it, with reads closed: only a client with DOME_API_TOKEN reads its status."""
+    state_dir = Path(tempfile.mkdtemp(prefix="dome-", dir="/tmp"))  # AF_UNIX path limit
+    port = free_port()
+    token = secrets.token_urlsafe(24)
+    env = {
+        "DOME_API_TOKEN": token,
+        "DOME_OPEN_READS": "false",
+        "DOME_STATE_DIR": str(state_dir),
+        "DOME_SOCKET_PATH": str(state_dir / "control.sock"),
+        "DOME_ALPACA_DISCOVERY_HOST": "127.0.0.1",
+        "DOME_ALPACA_DISCOVERY_PORT": str(free_port_of_kind(kind=socket.SOCK_DGRAM)),
+        "DOME_SHUTTER": "gpio",
+        # a quicker dome than the observatory's, so a goto takes seconds
+        "DOME_MAX_SPEED_DEG_S": "15",
+        "DOME_ACCELERATION_DEG_S2": "30",
+    }
+    url = f"http://127.0.0.1:{port}"
+    service = ServiceProcess(
+        [sys.executable, "-m", "dome", "serve", "--sim", "--listen", f"127.0.0.1:{port}"],
+        env=env,
+        log=logs / "dome.log",
+        name="dome serve --sim",
+        ready_url=f"{url}/healthz",
+    )
+    try:
+        with service:
+            yield DomeSim(url, token, service)
+    finally:
+        shutil.rmtree(state_dir, ignore_errors=True)
+
+
+@dataclass(frozen=True)
+class IngressStandIn:
+    """What Home Assistant reads the devices through: one HTTPS origin per device host."""
+
+    dome: str
+    picotemp: str
+
+
+class _ReadProxy(ThreadingHTTPServer):
+    routes: Mapping[str, str]
+
+
+class _ReadProxyHandler(BaseHTTPRequestHandler):
+    """Forwards a request whose path is exactly one of the routes, whatever its method (an
+    Ingress path rule matches paths, not methods); anything else is 404, as Traefik answers
+    a request no router matches."""
+
+    server: _ReadProxy
+
+    def _forward(self) -> None:
+        parts = urlsplit(self.path)
+        target = self.server.routes.get(parts.path)
+        if target is None:
+            self.send_error(404)
+            return
+        length = int(self.headers.get("Content-Length") or 0)
+        body = self.rfile.read(length) if length else None
+        headers = {
+            k: v for k in ("Authorization", "Accept", "Content-Type") if (v := self.headers.get(k))
+        }
+        url = target + (f"?{parts.query}" if parts.query else "")
+        answer = httpx.request(self.command, url, headers=headers, content=body, timeout=10)
+        self.send_response(answer.status_code)
+        self.send_header("Content-Type", answer.headers.get("content-type", "text/plain"))
+        self.send_header("Content-Length", str(len(answer.content)))
+        self.end_headers()
+        self.wfile.write(answer.content)
+
+    do_GET = do_POST = do_PUT = do_DELETE = _forward  # noqa: N815 (http.server's names)
+
+    def log_message(self, format: str, *args: object) -> None:
+        return
+
+
+@contextlib.contextmanager
+def tls_read_proxy(routes: Mapping[str, str], pki: Pki) -> Iterator[str]:
+    """An HTTPS origin (certificate from the test CA) forwarding only `routes`, exact path ->
+    plain-HTTP URL: the stand-in for one host of the apps stack's device Ingress."""
+    server = _ReadProxy(("127.0.0.1", 0), _ReadProxyHandler)
+    server.routes = dict(routes)
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(str(pki.cert), str(pki.key))
+    server.socket = context.wrap_socket(server.socket, server_side=True)
+    thread = threading.Thread(target=server.serve_forever, name="tls-read-proxy", daemon=True)
+    thread.start()
+    try:
+        yield f"https://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(10)

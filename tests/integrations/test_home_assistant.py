@@ -2,9 +2,10 @@
 onboarded through its API) configured with docs/home-assistant/, over TLS signed by a
 throw-away lab CA. What runs against it, all real: Debian's Prometheus with the scrape
 config the platform generates, Debian's blackbox exporter with the generated module,
-Debian's Alertmanager with the generated receiver, and the Pico W simulator behind the
-REST sensor. Only the scrape interval is shortened (2 s instead of the rate-limited 30 s+)
-so the test does not wait minutes for samples."""
+Debian's Alertmanager with the generated receiver, and behind the documented REST sensors
+the Pico W simulator and the real dome controller in simulation (`dome serve --sim`).
+Only the scrape interval is shortened (2 s instead of the rate-limited 30 s+) so the test
+does not wait minutes for samples."""
 
 from __future__ import annotations
 
@@ -13,11 +14,14 @@ import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
 from home_assistant import HomeAssistant, ws_command
 from servers import (
+    DomeSim,
+    IngressStandIn,
     blackbox,
     free_port,
     http_ok,
@@ -149,6 +153,98 @@ def test_the_pico_appears_in_home_assistant_and_in_its_metrics(
     assert attributes["device_class"] == "temperature"
     query = 'hass_sensor_temperature_celsius{entity="sensor.pico_w_temperature"}'
     wait_for(lambda: _value(watching.prometheus, query) is not None, 60, "pico in metrics")
+
+
+def test_the_dome_appears_in_home_assistant_and_in_its_metrics(
+    home_assistant: HomeAssistant, dome: DomeSim, ingress: IngressStandIn, watching: Watching
+) -> None:
+    """The documented REST sensors read the real dome controller (`dome serve --sim`, reads
+    closed: only the documented Authorization header gets its status) over HTTPS through
+    the ingress stand-in, which routes the status read and no command. The dome is moved
+    and its shutter opened through its own API; Home Assistant's entities must then show
+    what the dome reports, not what they showed before."""
+    ha = home_assistant
+    bearer = {"Authorization": f"Bearer {dome.token}"}
+    # Through the ingress, even with the token: the read answers, commands are not routed.
+    via = httpx.get(f"{ingress.dome}/api/dome/status", headers=bearer, verify=tls(ha.ca))
+    assert via.status_code == 200, via.text
+    for path in ("/api/dome/goto", "/api/dome/shutter/open", "/api/dome/status/"):
+        refused = httpx.post(f"{ingress.dome}{path}", headers=bearer, verify=tls(ha.ca))
+        assert refused.status_code == 404, (path, refused.status_code)
+    auth = {"Authorization": f"Bearer {ha.token}"}
+    entities = ["sensor.dome_state", "sensor.dome_azimuth", "sensor.dome_shutter"]
+    entities.append("binary_sensor.dome_moving")
+
+    def state(entity: str) -> dict[str, Any]:
+        answer = httpx.get(f"{ha.url}/api/states/{entity}", headers=auth, verify=tls(ha.ca))
+        answer.raise_for_status()
+        data = answer.json()
+        assert isinstance(data, dict)
+        return data
+
+    def refresh() -> None:
+        """Ask Home Assistant to poll now, instead of waiting for the 15 s scan interval."""
+        httpx.post(
+            f"{ha.url}/api/services/homeassistant/update_entity",
+            headers=auth,
+            json={"entity_id": entities},
+            verify=tls(ha.ca),
+            timeout=30,
+        ).raise_for_status()
+
+    with httpx.Client(
+        base_url=dome.url, headers={"Authorization": f"Bearer {dome.token}"}, timeout=10
+    ) as client:
+
+        def status() -> dict[str, Any]:
+            answer = client.get("/api/dome/status")
+            answer.raise_for_status()
+            data = answer.json()
+            assert isinstance(data, dict)
+            return data
+
+        assert httpx.get(f"{dome.url}/api/dome/status").status_code == 401  # reads closed
+
+        def shows(expected: dict[str, Any]) -> bool:
+            refresh()
+            return (
+                state("sensor.dome_state")["state"] == expected["state"]
+                and state("sensor.dome_shutter")["state"] == expected["shutter"]["state"]
+                and _same_angle(state("sensor.dome_azimuth")["state"], expected["azimuth"])
+                and state("binary_sensor.dome_moving")["state"]
+                == ("on" if expected["moving"] else "off")
+            )
+
+        before = status()
+        assert before["shutter"]["state"] == "closed"
+        wait_for(lambda: shows(status()), 60, "the dome's first state in Home Assistant")
+        target = (float(before["azimuth"] or 0.0) + 123.0) % 360
+        assert client.post("/api/dome/goto", json={"azimuth": target}).status_code == 200
+        assert client.post("/api/dome/shutter/open").status_code == 200
+        wait_for(
+            lambda: not status()["moving"] and status()["shutter"]["state"] == "open",
+            120,
+            "the dome at its target with the shutter open",
+        )
+        after = status()
+        assert _same_angle(str(after["azimuth"]), target, tolerance=0.5)
+        wait_for(lambda: shows(after), 60, "the dome's new state in Home Assistant")
+        attributes = state("sensor.dome_state")["attributes"]
+        for key in ("azimuth", "target", "moving", "at_home", "at_park", "fault"):
+            assert attributes[key] == after[key], key
+        assert state("sensor.dome_azimuth")["attributes"]["unit_of_measurement"] == "°"
+        assert state("binary_sensor.dome_moving")["attributes"]["device_class"] == "moving"
+        assert client.post("/api/dome/shutter/close").status_code == 200
+    query = 'hass_entity_available{entity="sensor.dome_shutter"}'
+    wait_for(lambda: _value(watching.prometheus, query) == 1.0, 60, "dome in metrics")
+
+
+def _same_angle(shown: object, expected: object, tolerance: float = 1e-6) -> bool:
+    try:
+        difference = abs(float(str(shown)) - float(str(expected))) % 360
+    except ValueError:
+        return False
+    return min(difference, 360 - difference) <= tolerance
 
 
 def test_blackbox_probes_the_api_like_a_user(watching: Watching) -> None:

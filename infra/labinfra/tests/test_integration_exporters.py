@@ -184,7 +184,7 @@ def test_graphite_exporter_reads_the_tested_mapping_and_only_truenas_may_send(
     assert "--graphite.mapping-strict-match" in container["args"]
     ingest = run.named("monitoring-integrations-graphite-ingest-service").inputs["spec"]
     assert ingest["type"] == "LoadBalancer"
-    assert ingest["loadBalancerSourceRanges"] == ["192.168.50.3/32"]
+    assert ingest["loadBalancerSourceRanges"] == ["192.168.70.3/32"]  # the example's TrueNAS
     assert [p["port"] for p in ingest["ports"]] == [9109]
     web = run.named("monitoring-integrations-graphite-service").inputs["spec"]
     assert web["type"] == "ClusterIP"
@@ -325,10 +325,10 @@ def test_truenas_needs_its_addresses(lab_runs: dict[str, StackRun]) -> None:
         _platform(lab_runs, integrations=integrations)
     assert "truenas.lab.internal is a DNS name" in str(failed.value.__cause__)
     # An IP address is its own CIDR.
-    integrations["truenas"] = {"address": "192.168.50.3:443"}
+    integrations["truenas"] = {"address": "192.168.70.4:443"}
     run = _platform(lab_runs, integrations=integrations)
     ingest = run.named("monitoring-integrations-graphite-ingest-service").inputs["spec"]
-    assert ingest["loadBalancerSourceRanges"] == ["192.168.50.3/32"]
+    assert ingest["loadBalancerSourceRanges"] == ["192.168.70.4/32"]
 
 
 @pytest.mark.parametrize("key", ["homeAssistantWebhookId", "truenasApiKey"])

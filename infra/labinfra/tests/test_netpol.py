@@ -89,10 +89,11 @@ def _namespaces(lab_runs: dict[str, StackRun]) -> set[str]:
 
 
 INTEGRATIONS = {
-    # from infra/projects/platform/Pulumi.lab.yaml (cidrs, address ports)
-    "home-assistant": Destination("192.168.50.5", 8123),
-    "proxmox": Destination("192.168.50.2", 8006),
-    "truenas": Destination("192.168.50.3", 443),
+    # from infra/projects/platform/Pulumi.lab.yaml (cidrs, address ports): zones external
+    # and storage (tests/integrations/test_addresses_in_zones.py ties them to the zones)
+    "home-assistant": Destination("192.168.60.5", 8123),
+    "proxmox": Destination("192.168.60.2", 8006),
+    "truenas": Destination("192.168.70.3", 443),
 }
 CSI = {"csi-proxmox": "proxmox", "democratic-csi": "truenas"}
 
@@ -131,7 +132,8 @@ def test_everything_else_stays_reachable(lab_runs: dict[str, StackRun]) -> None:
         for dest in (
             Destination("10.42.1.7", 53, pod_namespace="kube-system"),  # cluster DNS pod
             Destination("192.168.50.11", 6443),  # the k3s API on a server
-            Destination("192.168.50.4", 443),  # a neighbour of the integrations
+            Destination("192.168.60.4", 443),  # a neighbour of the integrations
+            Destination("192.168.70.4", 443),  # another, on the storage network
             Destination("140.82.112.3", 443),  # GitHub, for the runners
         ):
             assert allowed(policies, namespace, dest), (namespace, dest)

@@ -221,7 +221,7 @@ def test_picotemp_exporter_runs_as_a_device_app(lab_runs: dict[str, StackRun]) -
     run = lab_runs["apps"]
     deployment = run.named("picotemp-dome-deployment")
     (container,) = deployment.inputs["spec"]["template"]["spec"]["containers"]
-    assert container["image"] == "registry.lab.internal/picotemp:0.1.0"
+    assert container["image"] == "registry.lab.internal/lab/picotemp-exporter:0.1.0"
     assert container["ports"] == [{"name": "http", "containerPort": 3030}]
     assert {"name": "PICO_SERVER_URL", "value": "http://192.168.50.41"} in container["env"]
     assert container["livenessProbe"]["httpGet"]["path"] == "/healthz"

@@ -290,6 +290,28 @@ class GitHubClient:
         result: dict[str, Any] = self.request("PATCH", url, json={"body": body}).json()
         return result
 
+    def create_status(
+        self,
+        repository: str,
+        sha: str,
+        state: str,
+        *,
+        context: str,
+        target_url: str = "",
+        description: str = "",
+    ) -> dict[str, Any]:
+        """`POST /repos/{owner}/{repo}/statuses/{sha}` ("Create a commit status", REST API
+        2022-11-28): `state` is error, failure, pending or success; a later status with the
+        same `context` replaces the earlier one on the commit. Answers 201 with the status."""
+        body = {"state": state, "context": context}
+        if target_url:
+            body["target_url"] = target_url
+        if description:
+            body["description"] = description
+        url = f"/repos/{repository}/statuses/{sha}"
+        result: dict[str, Any] = self.request("POST", url, json=body).json()
+        return result
+
 
 def _parse_pull(data: Any, what: str) -> PullRequest:
     try:

@@ -50,7 +50,16 @@ NFS_PROVISIONER = Chart(
 )
 
 REGISTRY_IMAGE = "docker.io/library/registry:3.0.0"
-PVE_EXPORTER_IMAGE = "docker.io/prompve/prometheus-pve-exporter:3.5.5"
+# prometheus-pve-exporter at the version tests/integrations runs against fakepve
+# (requirements/pve.txt; tests/integrations/test_pve_exporter_image.py ties the two). Read
+# at 3.10.2 from its PyPI sdist (prometheus_pve_exporter-3.10.2.tar.gz, sha256 a388d0b4...,
+# which carries the tag's tree; the GitHub snapshot readable here ends at v3.10.0):
+# prometheus-pve/prometheus-pve-exporter .github/workflows/container-image.yml @ v3.10.2
+# pushes `prompve/prometheus-pve-exporter:{{version}}` on the GitHub release whose creation
+# also runs pypi.yml (the PyPI upload), so the PyPI release implies this tag; Dockerfile @
+# v3.10.2: alpine 3.24.2, USER prometheus (uid/gid 101), ENTRYPOINT pve_exporter, port 9221.
+# A tag, not a digest: no registry is reachable here to read the digest (infra/README.md).
+PVE_EXPORTER_IMAGE = "docker.io/prompve/prometheus-pve-exporter:3.10.2"
 # The integrations' exporters (labinfra.monitoring.exporters names the upstream files read).
 BLACKBOX_EXPORTER_IMAGE = "docker.io/prom/blackbox-exporter:v0.28.0"
 GRAPHITE_EXPORTER_IMAGE = "docker.io/prom/graphite-exporter:v0.17.0"

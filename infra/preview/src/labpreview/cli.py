@@ -4,8 +4,9 @@
 - `render FILE --pr N --branch NAME --commit SHA --out DIR`: the Kubernetes objects that
   pull request's stack would create, one YAML file each, from the same mocked run as
   `make render` (secrets redacted, their keys kept).
-- The workflow steps (`access`, `gate`, `comment`, `preserve`, `stack-config`, `images`,
-  `ownership`, `preserve-warnings`, `stale-stacks`): see `lab-preview COMMAND --help`.
+- The workflow steps (`access`, `gate`, `comment`, `status`, `preserve`, `stack-config`,
+  `images`, `ownership`, `preserve-warnings`, `stale-stacks`, `app-image`): see
+  `lab-preview COMMAND --help`.
 
 Exit status: 0 done, 1 the operation failed (an API error), 2 bad input (nothing changed),
 3 refused (not allowed: access, ownership, permission, quota).
@@ -47,9 +48,10 @@ def build_parser() -> argparse.ArgumentParser:
     validate = commands.add_parser("validate", help="check a k8s-ee.yaml")
     validate.add_argument("file", type=Path)
     validate.set_defaults(run=_validate)
-    from labpreview import workflow
+    from labpreview import app_image, workflow
 
     workflow.add_commands(commands)
+    app_image.add_command(commands)
     return parser
 
 

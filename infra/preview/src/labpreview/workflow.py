@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import sys
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -471,6 +472,121 @@ def pr_facts(
     }
 
 
+# --- commit status ----------------------------------------------------------------------
+
+STATUS_CONTEXT = "k8s-ee/deploy-status"
+"""The commit status the deploy job keeps on the PR's head commit (one context: each new
+status replaces the last in GitHub's checks list). The namespace annotation of the same
+name (labjanitor.labels.ANNOTATION_DEPLOY_STATUS) is a different thing."""
+STATUS_STATES = ("pending", "success", "failure", "error")
+"""GitHub's states for a commit status ("Create a commit status", REST API 2022-11-28)."""
+STATUS_DESCRIPTION_MAX = 140
+"""GitHub answers 422 "description is too long (maximum is 140 characters)" past this."""
+_SHA = re.compile(r"^[0-9a-f]{40}$")
+
+
+class StatusRefusedError(ValueError):
+    """The status would be wrong or refused by GitHub; nothing was sent."""
+
+
+def status_body(state: str, sha: str, target_url: str, description: str) -> dict[str, str]:
+    """The commit status to post, checked before anything is sent: a full commit SHA (a
+    status on a branch name would land on whatever the branch points at by then), a known
+    state, and for `success` the preview's URL, which is what the status links to."""
+    if not _SHA.match(sha):
+        raise StatusRefusedError(f"sha: {sha!r} is not a full 40-character commit SHA")
+    if state not in STATUS_STATES:
+        raise StatusRefusedError(f"state: {state!r} is not one of {', '.join(STATUS_STATES)}")
+    if target_url and not target_url.startswith(("https://", "http://")):
+        raise StatusRefusedError(f"target-url: {target_url!r} is not an http(s) URL")
+    if state == "success" and not target_url:
+        raise StatusRefusedError("target-url: a successful deploy links to its preview URL")
+    if len(description) > STATUS_DESCRIPTION_MAX:
+        description = description[: STATUS_DESCRIPTION_MAX - 1] + "\u2026"
+    body = {"state": state, "context": STATUS_CONTEXT}
+    if target_url:
+        body["target_url"] = target_url
+    if description:
+        body["description"] = description
+    return body
+
+
+def post_status(
+    github: Any, repository: str, sha: str, state: str, target_url: str, description: str
+) -> dict[str, Any]:
+    body = status_body(state, sha, target_url, description)
+    result: dict[str, Any] = github.create_status(
+        repository,
+        sha,
+        body["state"],
+        context=body["context"],
+        target_url=body.get("target_url", ""),
+        description=body.get("description", ""),
+    )
+    return result
+
+
+def _cmd_status(args: argparse.Namespace) -> int:
+    from labjanitor.github import GitHubClient, GitHubError
+
+    try:
+        status_body(args.state, args.sha, args.target_url, args.description)
+    except StatusRefusedError as exc:
+        print(f"status: refused: {exc}", file=sys.stderr)
+        return 2
+    with GitHubClient(_token(), base_url=args.api_url) as github:
+        try:
+            posted = post_status(
+                github, args.repository, args.sha, args.state, args.target_url, args.description
+            )
+        except GitHubError as exc:
+            print(f"status: {exc}", file=sys.stderr)
+            return 1
+    print(f"status: {posted.get('context')} {posted.get('state')} on {args.sha[:12]}")
+    return 0
+
+
+# --- the namespace's deploy status (read by the janitor) -------------------------------
+
+DEPLOY_STATUSES = ("deployed", "failed")
+
+
+def _cmd_mark_deploy(args: argparse.Namespace) -> int:
+    """Annotate the PR's namespace `k8s-ee/deploy-status: deployed|failed` after `pulumi
+    up`: the janitor tells a closed PR's environment that deployed (reason closed/merged)
+    from one whose deploy failed (orphaned) by it (labjanitor.core.decide)."""
+    from labjanitor.kube import Kube, KubeError, api_client
+
+    if args.namespace:
+        namespace = args.namespace
+    elif args.config and args.pr:
+        try:
+            namespace = n.namespace_name(load_config(args.config).project_id, args.pr)
+        except (ConfigError, ValueError) as exc:  # NamingError is a ValueError
+            print(f"mark-deploy: {args.config}: {exc}", file=sys.stderr)
+            return 2
+    else:
+        print("mark-deploy: give --namespace, or --config and --pr", file=sys.stderr)
+        return 2
+    kube = Kube(api_client(args.kubernetes_host or None))
+    try:
+        ours = {ns.name: ns for ns in kube.preview_namespaces()}
+        found = ours.get(namespace)
+        if found is None:
+            # A deploy that failed before creating its namespace has nothing to mark.
+            print(f"mark-deploy: no preview namespace {namespace}")
+            return 0 if args.status == "failed" else 1
+        if not found.managed:
+            print(f"mark-deploy: refused: {namespace} is not managed by lab-preview")
+            return 3
+        kube.patch_namespace(namespace, annotations={n.ANNOTATION_DEPLOY_STATUS: args.status})
+    except KubeError as exc:
+        print(f"mark-deploy: {exc}", file=sys.stderr)
+        return 1
+    print(f"mark-deploy: {namespace} {args.status}")
+    return 0
+
+
 def _cmd_pr_facts(args: argparse.Namespace) -> int:
     from labjanitor.github import GitHubClient, GitHubError
 
@@ -661,6 +777,27 @@ def add_commands(commands: Any) -> None:
     facts.add_argument("--api-url", default="https://api.github.com")
     facts.set_defaults(run=_cmd_pr_facts)
 
+    status = commands.add_parser(
+        "status", help=f"set the {STATUS_CONTEXT} commit status on a PR's head commit"
+    )
+    status.add_argument("--repository", required=True)
+    status.add_argument("--sha", required=True, help="the full head commit SHA")
+    status.add_argument("--state", required=True, help=", ".join(STATUS_STATES))
+    status.add_argument("--target-url", default="", help="required for success")
+    status.add_argument("--description", default="")
+    status.add_argument("--api-url", default="https://api.github.com")
+    status.set_defaults(run=_cmd_status)
+
+    mark = commands.add_parser(
+        "mark-deploy", help="annotate a PR's namespace with its deploy's outcome (janitor)"
+    )
+    mark.add_argument("--status", choices=DEPLOY_STATUSES, required=True)
+    mark.add_argument("--namespace", default="")
+    mark.add_argument("--config", type=Path, help="k8s-ee.yaml, to name the namespace")
+    mark.add_argument("--pr", type=int)
+    mark.add_argument("--kubernetes-host", default="")
+    mark.set_defaults(run=_cmd_mark_deploy)
+
     apply = commands.add_parser("preserve", help="apply a /preserve comment to a namespace")
     apply.add_argument("--namespace", required=True)
     apply.add_argument("--body", required=True)
@@ -697,6 +834,7 @@ def add_commands(commands: Any) -> None:
 
 
 __all__ = [
+    "STATUS_CONTEXT",
     "AccessDecision",
     "CommentFacts",
     "check_access",
@@ -704,8 +842,10 @@ __all__ = [
     "decide_preserve",
     "deploy_gate",
     "parse_preserve",
+    "post_status",
     "preserve_warnings",
     "render_comment",
     "stack_config",
+    "status_body",
     "upsert_comment",
 ]

@@ -15,7 +15,14 @@ For tests (nothing here may reach github.com). It models, from GitHub's REST doc
   `x-ratelimit-remaining: 0`; a secondary limit as 403 with `retry-after`;
 - issue comments listed in pages (`per_page`, `page`) with a `Link` header (`rel="next"`,
   `rel="last"`, absolute URLs), created with POST and edited with PATCH;
-- 404 `Not Found` for unknown repositories and pull requests.
+- 404 `Not Found` for unknown repositories and pull requests;
+- commit statuses, `POST /repos/{owner}/{repo}/statuses/{sha}` ("Create a commit status"):
+  `state` one of error, failure, pending, success, optional `target_url`, `description`
+  and `context` (default `default`, compared case-insensitively); 201 with the status;
+  422 `Validation Failed` for another state or a description over 140 characters (GitHub's
+  "description is too long (maximum is 140 characters)"), 422 `No commit found for SHA`
+  for a commit the repository does not have (here: the head of none of its pull requests
+  and not in `GitHubState.commits`).
 """
 
 from __future__ import annotations
@@ -93,6 +100,10 @@ class GitHubState:
     requests: list[tuple[str, str, int]] = field(default_factory=list)
     """(method, path with query, status answered)."""
     repository_ids: dict[str, int] = field(default_factory=dict)
+    commits: set[tuple[str, str]] = field(default_factory=set)
+    """(repository, sha) of commits that exist besides the pull requests' heads."""
+    statuses: dict[tuple[str, str], list[dict[str, Any]]] = field(default_factory=dict)
+    """(repository, sha) -> the statuses created on that commit, oldest first."""
     latency: float = 0.0
     """Seconds each answer waits, for a round trip to api.github.com (benchmarks)."""
 
@@ -202,6 +213,11 @@ class _Handler(BaseHTTPRequestHandler):
                     state.comments.setdefault(key, []).append(comment)
                     self._send(201, comment)
                 return
+            match = re.match(r"^/repos/([^/]+/[^/]+)/statuses/([^/]+)$", path)
+            if match and self.command == "POST":
+                if self._spend():
+                    self._create_status(match.group(1).lower(), match.group(2))
+                return
             match = re.match(r"^/repos/([^/]+/[^/]+)/issues/comments/(\d+)$", path)
             if match and self.command == "PATCH":
                 if not self._spend():
@@ -215,6 +231,39 @@ class _Handler(BaseHTTPRequestHandler):
                 self._send(404, {"message": "Not Found"})
                 return
             self._send(404, {"message": "Not Found"})
+
+    def _create_status(self, repository: str, sha: str) -> None:
+        state = self.server.state
+        heads = {(repo, str(body["head"]["sha"])) for (repo, _), body in state.pulls.items()}
+        if (repository, sha) not in heads | state.commits:
+            self._send(422, {"message": f"No commit found for SHA: {sha}", "status": "422"})
+            return
+        body = self._json()
+        errors = []
+        if body.get("state") not in ("error", "failure", "pending", "success"):
+            errors.append({"resource": "Status", "field": "state", "code": "custom"})
+        if len(body.get("description") or "") > 140:
+            errors.append(
+                {
+                    "resource": "Status",
+                    "field": "description",
+                    "code": "custom",
+                    "message": "description is too long (maximum is 140 characters)",
+                }
+            )
+        if errors:
+            self._send(422, {"message": "Validation Failed", "errors": errors, "status": "422"})
+            return
+        status = {
+            "id": next(_ids),
+            "state": body["state"],
+            "description": body.get("description"),
+            "target_url": body.get("target_url"),
+            "context": body.get("context") or "default",
+            "creator": {"login": "github-actions[bot]"},
+        }
+        state.statuses.setdefault((repository, sha), []).append(status)
+        self._send(201, status)
 
     def _json(self) -> Any:
         return json.loads(self._body or b"{}")

@@ -30,10 +30,12 @@ Upstream facts each container relies on (read at the pinned tags):
 - nginx/docker-nginx-unprivileged @ e26803b: stable/alpine-slim/Dockerfile (NGINX_VERSION
   1.30.4, user 101), .github/workflows/alpine-stable.yml (tags
   `<major>.<minor>.<patch>-alpine-slim`).
-- prometheus-pve/prometheus-pve-exporter v3.5.5: Dockerfile (USER prometheus, uid 101),
-  config.py (`config_from_env`: PVE_USER, PVE_TOKEN_NAME, PVE_TOKEN_VALUE,
-  PVE_VERIFY_SSL); proxmoxer's requests session verifies against REQUESTS_CA_BUNDLE
-  (as tests/integrations/test_proxmox.py runs it against fakepve with the lab CA).
+- prometheus-pve/prometheus-pve-exporter v3.10.2 (its PyPI sdist, which carries the tag's
+  tree): Dockerfile (USER prometheus, uid 101), src/pve_exporter/config.py
+  (`config_from_env`: PVE_USER, PVE_TOKEN_NAME, PVE_TOKEN_VALUE, PVE_VERIFY_SSL),
+  src/pve_exporter/cli.py (`--web.listen-address`, default `[::]:9221`); proxmoxer's
+  requests session verifies against REQUESTS_CA_BUNDLE (as tests/integrations/test_proxmox.py
+  runs the same version against fakepve with the lab CA).
 """
 
 from __future__ import annotations

@@ -86,4 +86,5 @@ def inventory_overrides(inventory: Path) -> dict[str, dict[str, Any]]:
         "proxmox": {"inventory": path},
         "cluster": {"inventory": path},
         "platform": {"inventory": path},
+        "apps": {"inventory": path},
     }

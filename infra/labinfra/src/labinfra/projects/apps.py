@@ -2,15 +2,27 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pulumi
 import pulumi_kubernetes as k8s
+import pulumi_tls as tls
 from pydantic import Field, field_validator
 
 from labinfra.device_app import DeviceApp, DeviceAppArgs
+from labinfra.device_ingress import (
+    DeviceIngress,
+    DeviceIngressArgs,
+    DeviceIngressSettings,
+    dome_devices,
+    picotemp_devices,
+)
+from labinfra.inventory import load_inventory
 from labinfra.kube import check_pinned_image, kubernetes_provider, restricted_namespace
 from labinfra.monitoring.scrape import device_service
 from labinfra.names import dns_name, recommended_labels
 from labinfra.netpol import egress_policy
+from labinfra.registry import CaKeyPair
 from labinfra.stackconfig import ConfigModel
 
 PICOTEMP = device_service("picotemp")
@@ -38,7 +50,12 @@ class AppsConfig(ConfigModel):
     """Fully qualified name of the cluster stack (`org/lab-cluster/<stack>`)."""
     platform_stack: str
     """Fully qualified name of the platform stack (registry pull secret, namespace)."""
+    inventory: str
+    """The Ansible inventory (its dome controllers are exposed to Home Assistant)."""
     namespace: str = "devices"
+    device_ingress: DeviceIngressSettings = DeviceIngressSettings()
+    """The devices' read paths over TLS through Traefik, for Home Assistant
+    (labinfra.device_ingress)."""
     picotemp_exporters: list[PicotempExporter] = Field(min_length=0)
     image_version: str = "0.1.0"
 
@@ -77,7 +94,40 @@ def build_apps(config: AppsConfig) -> None:
             ),
             opts=pulumi.ResourceOptions(provider=provider, depends_on=[pull_secret]),
         )
+    if config.device_ingress.enabled:
+        _device_ingress(config, cluster, namespace, provider)
     pulumi.export("namespace", namespace.metadata.name)
+
+
+def _device_ingress(
+    config: AppsConfig,
+    cluster: pulumi.StackReference,
+    namespace: k8s.core.v1.Namespace,
+    provider: pulumi.ProviderResource,
+) -> None:
+    settings = config.device_ingress
+    inventory = load_inventory(Path(config.inventory).resolve())
+    devices = dome_devices(inventory, settings) + picotemp_devices(
+        [(e.name, e.server_url) for e in config.picotemp_exporters], settings
+    )
+    if not devices:
+        return
+    # The lab CA is the cluster stack's (labinfra.projects.cluster): Home Assistant
+    # verifies the ingress's certificate with it.
+    ca = CaKeyPair(
+        key_pem=cluster.require_output("labCaKeyPem"),
+        cert_pem=cluster.require_output("labCaCertPem"),
+    )
+    DeviceIngress(
+        "devices-ingress",
+        DeviceIngressArgs(
+            namespace=namespace.metadata.name,
+            devices=devices,
+            ca=ca,
+            cert_validity_hours=settings.cert_validity_hours,
+        ),
+        pulumi.ResourceOptions(providers=[provider, tls.Provider("tls")], depends_on=[namespace]),
+    )
 
 
 def _registry_pull_secret(
