@@ -43,8 +43,9 @@ TOKEN_FILE = f"{CONFIG_DIR}/token"
 REGISTRIES_FILE = f"{CONFIG_DIR}/lab-registries.yaml"
 """The private registry's credentials and CA, written here and named by `private-registry`.
 
-Not `registries.yaml`: Ansible's k3s_prereqs role may still write that file, and k3s reads
-only the one `private-registry` names, so the two never fight over one file."""
+Not `registries.yaml`: Ansible's k3s_prereqs role once wrote that file (it now removes the
+copy it wrote), and an operator may keep one of their own; k3s reads only the file
+`private-registry` names, so this stack owns the registry configuration alone."""
 REGISTRY_CA_FILE = f"{CONFIG_DIR}/lab-ca.crt"
 KUBELET_KUBECONFIG = "/var/lib/rancher/k3s/agent/kubelet.kubeconfig"
 _NODE_STATE = (
