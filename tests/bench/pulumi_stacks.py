@@ -12,11 +12,10 @@ from pathlib import Path
 
 T0 = time.perf_counter()
 
-from pulumi_policy import ResourceValidationArgs  # noqa: E402
 
 from labinfra.offline.lab import inventory_overrides, run_lab  # noqa: E402
 from labinfra.offline.validate import check_stack, crd_catalog, find_crd_schemas, validate_objects  # noqa: E402
-from labpolicies.pack import POLICIES  # noqa: E402
+from labpolicies.pack import pack_violations  # noqa: E402
 
 TARGET_S = 15.0
 INVENTORY = Path(__file__).resolve().parents[2] / "infra/labinfra/tests/fixtures/hosts.yml"
@@ -34,10 +33,7 @@ def main() -> None:
     for run in runs.values():
         problems += len(validate_objects(run, crds)) + len(check_stack(run))
         objects += len(run.kubernetes_objects())
-        for r in run.resources:
-            args = ResourceValidationArgs(r.type, r.inputs, r.urn, r.name, None, None)  # type: ignore[arg-type]
-            for policy in POLICIES:
-                policy.validate(args, lambda msg, urn=None: violations.append(msg))
+        violations += pack_violations(run.resources)
     done = time.perf_counter()
     resources = sum(len(r.resources) for r in runs.values())
     total = done - T0

@@ -17,7 +17,6 @@ from urllib.parse import urlsplit
 
 import pytest
 import yaml
-from pulumi_policy import ResourceValidationArgs
 
 from labinfra.device_ingress import (
     DeviceIngressSettings,
@@ -29,7 +28,7 @@ from labinfra.monitoring.scrape import device_service, service_port
 from labinfra.netpol import POLICY_NAME
 from labinfra.offline.harness import StackRun
 from labinfra.offline.validate import CrdCatalog, validate_objects
-from labpolicies.pack import POLICIES
+from labpolicies.pack import pack_violations
 
 from .conftest import FIXTURE_INVENTORY
 
@@ -155,21 +154,7 @@ def test_device_objects_are_schema_valid_and_policy_clean(
     assert kinds == {"Service", "EndpointSlice", "Ingress", "Secret"}
     problems = [p for p in validate_objects(run, crds) if "devices-ingress" in p.urn]
     assert problems == []
-    violations: list[str] = []
-    for resource in ours:
-        args = ResourceValidationArgs(
-            resource_type=resource.type,
-            props=resource.inputs,
-            urn=resource.urn,
-            name=resource.name,
-            opts=None,  # type: ignore[arg-type]
-            provider=None,
-        )
-        for policy in POLICIES:
-            policy.validate(
-                args, lambda msg, urn=None, p=policy.name: violations.append(f"{p}: {msg}")
-            )
-    assert violations == []
+    assert pack_violations(ours) == []
 
 
 def _admits(policy: dict[str, Any], address: str, port: int) -> bool:

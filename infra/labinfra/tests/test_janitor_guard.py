@@ -31,14 +31,13 @@ import pytest
 from celpy.adapter import json_to_cel
 from celpy.celtypes import BoolType
 from celpy.evaluation import CELEvalError
-from pulumi_policy import ResourceValidationArgs
 
 from labinfra.janitor_guard import POLICY_NAME, service_account_username
 from labinfra.offline.harness import Recorded, StackRun
 from labinfra.offline.validate import KUBERNETES_VERSION, kubernetes_object
 from labinfra.previews import JANITOR
 from labjanitor import labels as L  # noqa: N812
-from labpolicies.pack import POLICIES
+from labpolicies.pack import pack_violations
 from labpreview.offline import PullRequest, run_preview
 
 REPO_ROOT = Path(__file__).resolve().parents[3]
@@ -66,15 +65,6 @@ def policy(platform: StackRun) -> dict[str, Any]:
     return kubernetes_object(_recorded(platform, POLICY, POLICY_NAME))
 
 
-def _pack_problems(args: ResourceValidationArgs) -> list[str]:
-    found: list[str] = []
-    for pack_policy in POLICIES:
-        pack_policy.validate(
-            args, lambda m, urn=None, p=pack_policy.name: found.append(f"{p}: {m}")
-        )
-    return found
-
-
 # --- the objects ---------------------------------------------------------------------------
 
 
@@ -84,15 +74,7 @@ def test_the_policy_and_binding_are_schema_valid_and_policy_clean(platform: Stac
         obj = kubernetes_object(resource)
         assert obj["apiVersion"] == "admissionregistration.k8s.io/v1"
         kubernetes_validate.validate(obj, KUBERNETES_VERSION, strict=True)
-        args = ResourceValidationArgs(
-            resource_type=resource.type,
-            props=resource.inputs,
-            urn=resource.urn,
-            name=resource.name,
-            opts=None,  # type: ignore[arg-type]
-            provider=None,
-        )
-        assert _pack_problems(args) == []
+        assert pack_violations([resource]) == []
     # The schema check can fail: a misspelt field of the policy is refused.
     bad = kubernetes_object(_recorded(platform, POLICY, POLICY_NAME))
     bad["spec"] = {**bad["spec"], "failurePolicies": "Fail"}

@@ -15,7 +15,6 @@ from typing import Any
 
 import pytest
 import yaml
-from pulumi_policy import ResourceValidationArgs
 
 from labinfra.inventory import InventoryError, parse_inventory
 from labinfra.offline.harness import ProgramFailedError, Recorded, RunOptions, StackRun, run_project
@@ -29,7 +28,7 @@ from labinfra.offline.pulumi_schema import (
 )
 from labinfra.offline.validate import check_stack, secret_leaks
 from labinfra.proxmox import node_vms
-from labpolicies.pack import POLICIES, STACK_POLICIES
+from labpolicies.pack import STACK_POLICIES, pack_violations
 
 FIXTURE = Path(__file__).parent / "fixtures" / "proxmox-hosts.yml"
 SCHEMA = load_schema("proxmoxve-8.3.0.json")
@@ -194,21 +193,7 @@ def _stack_policy_violations(run: StackRun, drop: str | None = None) -> list[str
 
 
 def test_the_stack_passes_the_policy_pack(fixture_run: StackRun) -> None:
-    violations: list[str] = []
-    for resource in fixture_run.resources:
-        args = ResourceValidationArgs(
-            resource_type=resource.type,
-            props=resource.inputs,
-            urn=resource.urn,
-            name=resource.name,
-            opts=None,  # type: ignore[arg-type]
-            provider=None,
-        )
-        for policy in POLICIES:
-            policy.validate(
-                args, lambda m, urn=None, r=resource: violations.append(f"{r.name}: {m}")
-            )
-    assert violations == []
+    assert pack_violations(fixture_run.resources) == []
     assert _stack_policy_violations(fixture_run) == []
     # Without its backup job the VMs are refused.
     missing = _stack_policy_violations(fixture_run, drop="k3s-nodes-backup")

@@ -11,12 +11,11 @@ from pathlib import Path
 
 import pytest
 import yaml
-from pulumi_policy import ResourceValidationArgs
 
 from labinfra.offline.harness import StackRun, fake_secret
 from labinfra.offline.lab import MONITORING_DIR, run_lab
 from labinfra.offline.validate import CrdCatalog, check_stack, secret_leaks, validate_objects
-from labpolicies.pack import POLICIES
+from labpolicies.pack import pack_violations
 
 PROJECTS = ("cluster", "platform", "apps")
 
@@ -49,24 +48,7 @@ def test_no_engine_level_problems(lab_runs: dict[str, StackRun], project: str) -
 
 @pytest.mark.parametrize("project", PROJECTS)
 def test_whole_stack_passes_the_policy_pack(lab_runs: dict[str, StackRun], project: str) -> None:
-    violations: list[str] = []
-    for resource in lab_runs[project].resources:
-        args = ResourceValidationArgs(
-            resource_type=resource.type,
-            props=resource.inputs,
-            urn=resource.urn,
-            name=resource.name,
-            opts=None,  # type: ignore[arg-type]
-            provider=None,
-        )
-        for policy in POLICIES:
-            policy.validate(
-                args,
-                lambda msg, urn=None, p=policy.name, r=resource: violations.append(
-                    f"{p}: {r.name}: {msg}"
-                ),
-            )
-    assert violations == []
+    assert pack_violations(lab_runs[project].resources) == []
 
 
 def _secret_values(run: StackRun) -> dict[str, str]:

@@ -33,7 +33,6 @@ from urllib.parse import parse_qs, urlsplit
 import jsonschema
 import pytest
 import yaml
-from pulumi_policy import ResourceValidationArgs
 
 from labinfra import charts
 from labinfra.janitor_guard import POLICY_NAME
@@ -69,7 +68,7 @@ from labjanitor.testing.fake_github import TOKEN, FakeGitHubServer, pull
 from labjanitor.testing.fake_github import running as github_running
 from labjanitor.testing.fake_kube import FakeKubeServer
 from labjanitor.testing.fake_kube import running as kube_running
-from labpolicies.pack import POLICIES
+from labpolicies.pack import pack_violations
 from labpolicies.pss import violations
 from labpreview.offline import BASE_STACK, PullRequest, run_preview
 from labpreview.plan import Context
@@ -151,19 +150,7 @@ def test_every_object_is_schema_valid_and_policy_clean(platform: StackRun) -> No
     problems = validate_objects(platform, crd_catalog(find_crd_schemas()))
     assert [p for p in problems if "preview" in p or "cnpg" in p or JANITOR in p] == []
     assert check_stack(platform) == []
-    found: list[str] = []
-    for r in ours(platform):
-        args = ResourceValidationArgs(
-            resource_type=r.type,
-            props=r.inputs,
-            urn=r.urn,
-            name=r.name,
-            opts=None,  # type: ignore[arg-type]
-            provider=None,
-        )
-        for policy in POLICIES:
-            policy.validate(args, lambda m, urn=None, p=policy.name: found.append(f"{p}: {m}"))
-    assert found == []
+    assert pack_violations(ours(platform)) == []
 
 
 def test_the_janitor_pod_meets_restricted(platform: StackRun) -> None:

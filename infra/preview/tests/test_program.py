@@ -12,7 +12,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from pulumi_policy import ResourceValidationArgs
 
 from labinfra.offline.harness import ProgramFailedError, Recorded, StackRun
 from labinfra.offline.validate import (
@@ -24,7 +23,7 @@ from labinfra.offline.validate import (
     validate_objects,
 )
 from labinfra.stackconfig import StackConfigError
-from labpolicies.pack import POLICIES
+from labpolicies.pack import pack_violations
 from labpreview.offline import PullRequest, run_preview
 from labpreview.plan import pod_totals
 
@@ -82,22 +81,7 @@ def test_custom_resources_were_checked_against_vendored_crds() -> None:
 
 @pytest.mark.parametrize("name", CONFIGS)
 def test_policy_pack_passes(name: str) -> None:
-    problems: list[str] = []
-    for r in run_of(name).resources:
-        args = ResourceValidationArgs(
-            resource_type=r.type,
-            props=r.inputs,
-            urn=r.urn,
-            name=r.name,
-            opts=None,
-            provider=None,  # type: ignore[arg-type]
-        )
-        for policy in POLICIES:
-            policy.validate(
-                args,
-                lambda msg, urn=None, p=policy.name, n=r.name: problems.append(f"{p}: {n}: {msg}"),
-            )
-    assert problems == []
+    assert pack_violations(run_of(name).resources) == []
 
 
 @pytest.mark.parametrize("name", CONFIGS)

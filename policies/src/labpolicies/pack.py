@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
+from typing import Any, Protocol
+
 from pulumi_policy import (
     EnforcementLevel,
     ReportViolation,
@@ -107,3 +110,39 @@ STACK_POLICIES: list[StackValidationPolicy] = [
         enforcement_level=MANDATORY,
     )
 ]
+
+
+class Recorded(Protocol):
+    """A resource as a mocked Pulumi run records it (labinfra.offline's `Recorded`)."""
+
+    @property
+    def type(self) -> str: ...
+    @property
+    def name(self) -> str: ...
+    @property
+    def urn(self) -> str: ...
+    @property
+    def inputs(self) -> Mapping[str, Any]: ...
+
+
+def pack_violations(resources: Iterable[Recorded]) -> list[str]:
+    """Every resource policy of the pack over recorded resources, as the engine would run
+    them: one `policy: resource: message` line per violation (no line: the pack passes)."""
+    found: list[str] = []
+    for resource in resources:
+        args = ResourceValidationArgs(
+            resource_type=resource.type,
+            props=dict(resource.inputs),
+            urn=resource.urn,
+            name=resource.name,
+            opts=None,  # type: ignore[arg-type]  # the rules never read the options
+            provider=None,
+        )
+        for policy in POLICIES:
+            prefix = f"{policy.name}: {resource.name}: "
+
+            def report(message: str, urn: str | None = None, prefix: str = prefix) -> None:
+                found.append(prefix + message)
+
+            policy.validate(args, report)
+    return found
