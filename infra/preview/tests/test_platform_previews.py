@@ -36,6 +36,7 @@ import yaml
 from pulumi_policy import ResourceValidationArgs
 
 from labinfra import charts
+from labinfra.janitor_guard import POLICY_NAME
 from labinfra.offline.harness import (
     ProgramFailedError,
     Recorded,
@@ -116,6 +117,9 @@ def test_the_platform_creates_what_previews_need(platform: StackRun) -> None:
         ("RoleBinding", JANITOR),
         ("Secret", "preview-janitor-github"),
         ("CronJob", JANITOR),
+        # labinfra.janitor_guard (tested in infra/labinfra/tests/test_janitor_guard.py)
+        ("ValidatingAdmissionPolicy", POLICY_NAME),
+        ("ValidatingAdmissionPolicyBinding", POLICY_NAME),
     }
     for name in (JANITOR_NAMESPACE, CNPG_NAMESPACE):
         labels = found[("Namespace", name)]["metadata"]["labels"]

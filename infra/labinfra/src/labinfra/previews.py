@@ -6,7 +6,9 @@ The preview program (infra/preview, one stack per pull request) reads
 CloudNativePG `Cluster`s whose CRDs and webhook the operator release below installs, and
 allows ingress to its PostgreSQL pods from `CNPG_NAMESPACE` only. The janitor
 (apps/janitor) runs here every 6 hours by default and may do exactly what its code calls
-(labjanitor.kube) and nothing more.
+(labjanitor.kube) and nothing more; because RBAC cannot limit `delete namespaces` to
+previews, an admission policy (labinfra.janitor_guard) refuses its deletes and changes of
+any namespace without the preview labels.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from pydantic import Field, field_validator, model_validator
 
 from labinfra.charts import CLOUDNATIVE_PG
 from labinfra.helm import helm_release
+from labinfra.janitor_guard import POLICY_NAME, binding_spec, policy_spec, service_account_username
 from labinfra.kube import check_pinned_image, child_options, restricted_namespace, secret
 from labinfra.names import recommended_labels
 from labinfra.registry import CaKeyPair
@@ -276,6 +279,24 @@ class PreviewPlatform(pulumi.ComponentResource):
             subjects=subject,
             opts=child_options(self, opts, [cluster_role, account]),
         )
+        # RBAC cannot limit deletes by label: the API server itself refuses the janitor's
+        # deletes and changes of namespaces that are not previews (labinfra.janitor_guard).
+        # Typed Any, as the CronJob's spec: the tests validate the recorded objects against
+        # the Kubernetes schema instead of the SDK's TypedDict overloads.
+        guard_spec: Any = policy_spec(service_account_username(JANITOR_NAMESPACE, JANITOR))
+        guard_binding_spec: Any = binding_spec()
+        guard = k8s.admissionregistration.v1.ValidatingAdmissionPolicy(
+            f"{name}-janitor-guard",
+            metadata=meta(POLICY_NAME, False),
+            spec=guard_spec,
+            opts=child,
+        )
+        guard_binding = k8s.admissionregistration.v1.ValidatingAdmissionPolicyBinding(
+            f"{name}-janitor-guard-binding",
+            metadata=meta(POLICY_NAME, False),
+            spec=guard_binding_spec,
+            opts=child_options(self, opts, [guard]),
+        )
         role = k8s.rbac.v1.Role(
             f"{name}-janitor-role", metadata=meta(JANITOR), rules=janitor_cache_rules(), opts=inside
         )
@@ -297,6 +318,9 @@ class PreviewPlatform(pulumi.ComponentResource):
             f"{name}-janitor",
             metadata=meta(JANITOR),
             spec=janitor_cronjob_spec(s),
-            opts=child_options(self, opts, [janitor_ns, cluster_binding, binding, token]),
+            # The guard is in force before the janitor's first run.
+            opts=child_options(
+                self, opts, [janitor_ns, cluster_binding, binding, token, guard_binding]
+            ),
         )
         self.register_outputs({"tlsCertPem": self.tls_cert_pem})
