@@ -147,6 +147,38 @@ def test_dome_token_is_an_encrypted_credential_and_commands_need_it(
     assert accepted, accepted
 
 
+def test_dome_read_token_is_an_encrypted_credential_that_reads_but_cannot_command(
+    first_converge: PlaybookRun,
+    connect: Connect,
+    address: Address,
+    fetch: Fetch,
+    vault: dict[str, str],
+) -> None:
+    """The sandbox vault has vault_dome_api_read_token (sandbox-vault fills it): the API
+    unit gets it as DOME_API_READ_TOKEN, encrypted like the command token, and the dome
+    reads with it and refuses it a command."""
+    pi = connect(PI)
+    read_token = vault["vault_dome_api_read_token"]
+    cred = pi.file("/etc/dome/credentials/DOME_API_READ_TOKEN.cred")
+    assert (cred.user, cred.mode) == ("root", 0o600)
+    assert read_token.encode() not in cred.content, "the credential is stored in clear"
+    assert pi.run("sudo -u dome cat /etc/dome/credentials/DOME_API_READ_TOKEN.cred").rc != 0
+    api = pi.file("/etc/systemd/system/dome-api.service").content_string
+    assert (
+        "LoadCredentialEncrypted=DOME_API_READ_TOKEN:/etc/dome/credentials/DOME_API_READ_TOKEN.cred"
+        in api
+    )
+    environ = pi.check_output(f"tr '\\0' '\\n' < /proc/{main_pid(pi, 'dome-api')}/environ")
+    assert read_token not in environ
+
+    base = f"http://{address(PI)}:8470/api/dome"
+    status = json.loads(fetch(f"{base}/status", token=read_token))
+    assert "azimuth" in status, status
+    body = json.dumps({"azimuth": 200.0}).encode()
+    with pytest.raises(Exception, match="403"):
+        fetch(f"{base}/goto", token=read_token, data=body)
+
+
 def test_only_the_dome_control_process_may_run_real_time(
     first_converge: PlaybookRun, connect: Connect
 ) -> None:

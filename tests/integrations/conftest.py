@@ -106,7 +106,7 @@ def home_assistant(
         key=pki.key,
         picotemp_url=f"{ingress.picotemp}/",
         dome_status_url=f"{ingress.dome}/api/dome/status",
-        dome_authorization=f"Bearer {dome.token}",
+        dome_read_authorization=f"Bearer {dome.read_token}",
     )
     url = f"https://127.0.0.1:{port}"
     argv = [str(env / "bin" / "hass"), "--config", str(config.folder), "--skip-pip"]

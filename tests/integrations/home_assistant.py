@@ -47,7 +47,7 @@ def write_config(
     key: Path,
     picotemp_url: str,
     dome_status_url: str,
-    dome_authorization: str,
+    dome_read_authorization: str,
 ) -> HomeAssistantConfig:
     """The lab's documented configuration (docs/home-assistant), served on loopback over TLS.
 
@@ -77,7 +77,7 @@ logger:
     secrets_ = {
         "picotemp_url": picotemp_url,
         "dome_status_url": dome_status_url,
-        "dome_authorization": dome_authorization,
+        "dome_read_authorization": dome_read_authorization,
         "alertmanager_webhook_id": webhook_id,
     }
     example = yaml.safe_load((DOCS / "secrets.example.yaml").read_text(encoding="utf-8"))

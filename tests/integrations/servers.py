@@ -223,6 +223,7 @@ def blackbox(folder: Path, logs: Path, config: dict[str, object]) -> Iterator[st
 class DomeSim:
     url: str
     token: str
+    read_token: str
     service: ServiceProcess
 
 
@@ -230,12 +231,14 @@ class DomeSim:
 def dome_sim(logs: Path) -> Iterator[DomeSim]:
     """The real dome controller in simulation (`dome serve --sim`: control and API
     processes, simulated stepper, encoder and GPIO shutter), started as apps/dome's own
-    tests start it, with reads closed: only a client with DOME_API_TOKEN reads its status."""
+    tests start it, with reads closed: only a client with DOME_API_TOKEN or the read-only
+    DOME_API_READ_TOKEN (Home Assistant's) reads its status."""
     state_dir = Path(tempfile.mkdtemp(prefix="dome-", dir="/tmp"))  # AF_UNIX path limit
     port = free_port()
-    token = secrets.token_urlsafe(24)
+    token, read_token = secrets.token_urlsafe(24), secrets.token_urlsafe(24)
     env = {
         "DOME_API_TOKEN": token,
+        "DOME_API_READ_TOKEN": read_token,
         "DOME_OPEN_READS": "false",
         "DOME_STATE_DIR": str(state_dir),
         "DOME_SOCKET_PATH": str(state_dir / "control.sock"),
@@ -256,7 +259,7 @@ def dome_sim(logs: Path) -> Iterator[DomeSim]:
     )
     try:
         with service:
-            yield DomeSim(url, token, service)
+            yield DomeSim(url, token, read_token, service)
     finally:
         shutil.rmtree(state_dir, ignore_errors=True)
 

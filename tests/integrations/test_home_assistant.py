@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import subprocess
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -237,6 +238,53 @@ def test_the_dome_appears_in_home_assistant_and_in_its_metrics(
         assert client.post("/api/dome/shutter/close").status_code == 200
     query = 'hass_entity_available{entity="sensor.dome_shutter"}'
     wait_for(lambda: _value(watching.prometheus, query) == 1.0, 60, "dome in metrics")
+
+
+def test_home_assistant_holds_the_read_token_and_the_dome_refuses_it_commands(
+    home_assistant: HomeAssistant, dome: DomeSim
+) -> None:
+    """Home Assistant's dome credential (what the documented secrets.yaml holds, with which
+    its sensors read the dome above) is the read-only token: sent straight to the dome, as
+    from the lab zone where the commands are reachable (the ingress routes none), it reads
+    the status, and the dome refuses it goto, shutter open and park; nothing moves."""
+    secrets_ = json.loads((home_assistant.config.folder / "secrets.yaml").read_text())
+    held = {"Authorization": secrets_["dome_read_authorization"]}
+    assert dome.token not in held["Authorization"]
+    with httpx.Client(
+        base_url=dome.url, headers={"Authorization": f"Bearer {dome.token}"}, timeout=10
+    ) as client:
+
+        def status() -> dict[str, Any]:
+            answer = client.get("/api/dome/status")
+            answer.raise_for_status()
+            data = answer.json()
+            assert isinstance(data, dict)
+            return data
+
+        def at_rest() -> bool:
+            now = status()
+            return not now["moving"] and now["shutter"]["state"] in ("open", "closed")
+
+        wait_for(at_rest, 120, "the dome at rest")
+        before = status()
+        read = httpx.get(f"{dome.url}/api/dome/status", headers=held, timeout=10)
+        assert read.status_code == 200, read.text
+        target = (float(before["azimuth"] or 0.0) + 90.0) % 360
+        for path, body in (
+            ("/api/dome/goto", {"azimuth": target}),
+            ("/api/dome/shutter/open", None),
+            ("/api/dome/shutter/close", None),
+            ("/api/dome/park", None),
+        ):
+            refused = httpx.post(f"{dome.url}{path}", headers=held, json=body, timeout=10)
+            assert refused.status_code == 403, (path, refused.text)
+            assert refused.json()["code"] == "token_read_only", path
+        time.sleep(1.0)  # a command that got through would have started by now
+        after = status()
+        assert not after["moving"]
+        assert after["target"] == before["target"]
+        assert _same_angle(str(after["azimuth"]), before["azimuth"], tolerance=0.5)
+        assert after["shutter"]["state"] == before["shutter"]["state"]
 
 
 def _same_angle(shown: object, expected: object, tolerance: float = 1e-6) -> bool:

@@ -35,6 +35,30 @@ def test_bad_settings_name_the_variable(
         load_settings(DomeSettings)
 
 
+def test_the_read_token_comes_from_a_systemd_credential(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """As the role delivers it: LoadCredentialEncrypted=DOME_API_READ_TOKEN:... puts a file
+    of that name in $CREDENTIALS_DIRECTORY; absent, there is no read token."""
+    assert load_settings(DomeSettings).api_read_token is None
+    (tmp_path / "DOME_API_TOKEN").write_text("the-command-token-0123")
+    (tmp_path / "DOME_API_READ_TOKEN").write_text("the-read-token-0123")
+    monkeypatch.setenv("CREDENTIALS_DIRECTORY", str(tmp_path))
+    settings = load_settings(DomeSettings)
+    assert settings.api_read_token is not None
+    assert settings.api_read_token.get_secret_value() == "the-read-token-0123"
+
+
+def test_a_read_token_equal_to_the_command_token_is_refused(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("DOME_API_TOKEN", "same-value-0123456")
+    monkeypatch.setenv("DOME_API_READ_TOKEN", "same-value-0123456")
+    with pytest.raises(ConfigError, match=r"DOME_API_READ_TOKEN.*must differ") as raised:
+        load_settings(DomeSettings)
+    assert "same-value" not in str(raised.value)
+
+
 @pytest.mark.integration
 def test_serving_without_a_token_is_a_configuration_error(tmp_path: Path) -> None:
     env = {"PATH": "/usr/bin:/bin", "DOME_STATE_DIR": str(tmp_path)}

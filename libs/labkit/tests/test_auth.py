@@ -20,6 +20,7 @@ from labkit.errors import PROBLEM_JSON, install_error_handlers
 from labkit.testing import ServerThread
 
 TOKEN = "s3cret-token-value"
+READ_TOKEN = "read-only-token-value"
 
 
 class Clock:
@@ -30,16 +31,27 @@ class Clock:
 
 
 def make_app(
-    token: str | None = TOKEN, *, open_reads: bool = False, clock: Clock | None = None
+    token: str | None = TOKEN,
+    *,
+    open_reads: bool = False,
+    clock: Clock | None = None,
+    read_token: str | None = None,
 ) -> FastAPI:
     app = FastAPI()
     install_error_handlers(app)
     app.state.token = SecretStr(token) if token is not None else None
-    commands = TokenAuth(lambda conn: conn.app.state.token, setting="APP_API_TOKEN")
+    app.state.read_token = SecretStr(read_token) if read_token is not None else None
+    commands = TokenAuth(
+        lambda conn: conn.app.state.token,
+        setting="APP_API_TOKEN",
+        read_token=lambda conn: conn.app.state.read_token,
+    )
     reads = TokenAuth(
         lambda conn: conn.app.state.token,
         setting="APP_API_TOKEN",
         required=lambda conn: not open_reads,
+        read_token=lambda conn: conn.app.state.read_token,
+        reads=True,
         clock=clock or Clock(),
     )
 
@@ -208,3 +220,92 @@ def test_websocket_opens_with_a_ticket_or_header_and_is_refused_otherwise(
     for url in (ws_url, f"{ws_url}?ticket=1.2", f"{ws_url}?token={TOKEN}"):
         with pytest.raises(InvalidStatus, match="403"):
             connect(url)
+
+
+# the read-only token -----------------------------------------------------------------------
+
+
+@pytest.fixture
+def read_server(clock: Clock) -> Iterator[ServerThread]:
+    with ServerThread(make_app(clock=clock, read_token=READ_TOKEN)) as running:
+        yield running
+
+
+@pytest.mark.parametrize(
+    "headers", [{"Authorization": f"Bearer {READ_TOKEN}"}, {"X-API-Token": READ_TOKEN}]
+)
+def test_the_read_token_reads_but_commands_are_refused_as_read_only(
+    read_server: ServerThread, headers: dict[str, str]
+) -> None:
+    status = httpx.get(f"{read_server.url}/status", headers=headers)
+    assert (status.status_code, status.json()) == (200, {"ok": True})
+    r = httpx.post(f"{read_server.url}/command", headers=headers)
+    assert r.status_code == 403, r.text
+    assert r.headers["content-type"] == PROBLEM_JSON
+    body = r.json()
+    assert (body["status"], body["code"]) == (403, "token_read_only")
+    assert "read-only token" in body["detail"]
+    assert "APP_API_TOKEN" in body["detail"]  # what commands need instead
+    assert READ_TOKEN not in r.text
+    assert TOKEN not in r.text
+    assert "WWW-Authenticate" not in r.headers  # not an invitation to authenticate again
+
+
+def test_the_main_token_still_does_everything_and_others_are_refused_as_before(
+    read_server: ServerThread,
+) -> None:
+    main = {"Authorization": f"Bearer {TOKEN}"}
+    assert httpx.get(f"{read_server.url}/status", headers=main).status_code == 200
+    assert httpx.post(f"{read_server.url}/command", headers=main).json() == {"done": True}
+    for path, method in (("/status", "GET"), ("/command", "POST")):
+        missing = httpx.request(method, f"{read_server.url}{path}")
+        assert (missing.status_code, missing.json()["code"]) == (401, "token_missing")
+        for wrong in (READ_TOKEN + "x", READ_TOKEN[:-1], "nope"):
+            r = httpx.request(method, f"{read_server.url}{path}", headers={"X-API-Token": wrong})
+            assert (r.status_code, r.json()["code"]) == (403, "token_wrong"), (path, wrong)
+
+
+def test_the_read_token_gets_a_stream_ticket_that_opens_streams_only(
+    read_server: ServerThread,
+) -> None:
+    r = httpx.post(
+        f"{read_server.url}/stream-ticket", headers={"Authorization": f"Bearer {READ_TOKEN}"}
+    )
+    assert r.status_code == 200, r.text
+    good = r.json()["ticket"]
+    assert READ_TOKEN not in good
+    events = httpx.get(f"{read_server.url}/events", params={"ticket": good})
+    assert (events.status_code, events.text) == (200, "data: hello\n\n")
+    header = httpx.get(f"{read_server.url}/events", headers={"X-API-Token": READ_TOKEN})
+    assert header.status_code == 200
+    ws_url = read_server.url.replace("http", "ws") + "/ws"
+    with connect(f"{ws_url}?ticket={good}") as ws:
+        assert ws.recv(timeout=5) == "hello"
+    # a ticket is not a token: commands do not take it
+    command = httpx.post(f"{read_server.url}/command", params={"ticket": good})
+    assert command.status_code == 401
+
+
+def test_without_a_read_token_that_value_is_just_a_wrong_token(server: ServerThread) -> None:
+    for method, path in (("GET", "/status"), ("POST", "/command"), ("POST", "/stream-ticket")):
+        r = httpx.request(method, f"{server.url}{path}", headers={"X-API-Token": READ_TOKEN})
+        assert (r.status_code, r.json()["code"]) == (403, "token_wrong"), path
+
+
+@pytest.mark.parametrize("token", [None, ""])
+def test_a_read_token_alone_opens_reads_and_commands_stay_disabled(token: str | None) -> None:
+    app = make_app(token, read_token=READ_TOKEN)
+    with ServerThread(app) as running:
+        read = {"Authorization": f"Bearer {READ_TOKEN}"}
+        assert httpx.get(f"{running.url}/status", headers=read).status_code == 200
+        r = httpx.post(f"{running.url}/command", headers=read)
+        assert (r.status_code, r.json()["code"]) == (503, "token_not_configured")
+        r = httpx.get(f"{running.url}/status", headers={"X-API-Token": "nope"})
+        assert (r.status_code, r.json()["code"]) == (403, "token_wrong")
+
+
+def test_an_empty_read_token_is_no_read_token() -> None:
+    """An empty setting (a blank credential file) configures nothing: reads stay disabled
+    rather than open to anyone."""
+    r = call(make_app(None, read_token=""), "GET", "/status", {"X-API-Token": "anything"})
+    assert (r.status_code, r.json()["code"]) == (503, "token_not_configured")

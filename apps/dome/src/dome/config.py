@@ -35,6 +35,10 @@ class DomeSettings(ServiceSettings):
 
     # --- access ---
     api_token: SecretStr | None = None
+    # A second, read-only token (DOME_API_READ_TOKEN) for clients that only watch, such as
+    # Home Assistant: it reads status and streams, every command refuses it (403). Absent:
+    # no read token. It matters with open_reads=false, where reads need a token.
+    api_read_token: SecretStr | None = None
     open_reads: bool = True
     alpaca_access: Literal["off", "allow"] = "allow"
     # Alpaca has no authentication and its clients (NINA, SGP, ASCOM Remote, ...) sit on
@@ -166,6 +170,18 @@ class DomeSettings(ServiceSettings):
             raise ValueError("shutter_shelly_url: required for a Shelly shutter")
         if self.safety_source == "alpaca" and not self.safety_monitor_address:
             raise ValueError("safety_monitor_address: required for safety_source=alpaca")
+        return self
+
+    @model_validator(mode="after")
+    def _read_token_differs(self) -> DomeSettings:
+        # The same value in both would be the command token under another name: whoever
+        # holds the "read-only" one could open the shutter.
+        read, main = self.api_read_token, self.api_token
+        if read and main and read.get_secret_value() == main.get_secret_value():
+            raise ValueError(
+                "api_read_token (DOME_API_READ_TOKEN): must differ from the command token"
+                " (DOME_API_TOKEN)"
+            )
         return self
 
     @field_validator("alpaca_allow_networks")

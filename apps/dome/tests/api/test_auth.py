@@ -25,6 +25,9 @@ def call(
     return asyncio.run(run())
 
 
+READ = {"api_token": "t", "api_read_token": "r", "open_reads": False}
+
+
 @pytest.mark.parametrize(
     ("settings", "method", "path", "headers", "code", "says"),
     [
@@ -34,6 +37,12 @@ def call(
         ({}, "POST", "/api/dome/goto", {"Authorization": "Bearer t"}, 503, "DOME_API_TOKEN"),
         ({"api_token": "t", "open_reads": False}, "GET", "/api/dome/status", {}, 401, "token"),
         ({"api_token": "t", "open_reads": False}, "GET", "/api/sessions", {}, 401, "token"),
+        (READ, "POST", "/api/dome/goto", {"Authorization": "Bearer r"}, 403, "read-only token"),
+        (READ, "POST", "/api/dome/shutter/open", {"X-API-Token": "r"}, 403, "read-only token"),
+        (READ, "POST", "/api/tracking/stop", {"X-API-Token": "r"}, 403, "read-only token"),
+        (READ, "GET", "/api/sessions", {"X-API-Token": "x"}, 403, "wrong"),
+        # a read token alone: reads work, commands stay disabled
+        ({"api_read_token": "r"}, "POST", "/api/dome/goto", {"X-API-Token": "r"}, 503, "DOME_API"),
     ],
 )
 def test_token_rules(

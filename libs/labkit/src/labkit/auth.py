@@ -7,7 +7,18 @@ problem body:
 - the app has no token configured: **503** ``token_not_configured`` (what needs the token is
   disabled; a service without a secret never falls back to open),
 - no token given: **401** ``token_missing`` with ``WWW-Authenticate: Bearer``,
-- a token that does not match: **403** ``token_wrong``.
+- a token that does not match: **403** ``token_wrong``,
+- the app's **read token** (optional, see below) on a command: **403** ``token_read_only``.
+
+A read token is a second secret that opens only what an instance made with ``reads=True``
+guards (status, history, streams): a client that only watches (Home Assistant, a
+dashboard) holds it, and losing that client does not hand out the commands. On a command
+it is refused with 403, not 401: the client did authenticate (it holds a token the app
+knows), the token just does not grant this (RFC 9110 section 15.5.4: with credentials
+given, 403 says they are insufficient; 401 asks for credentials, and re-sending the same
+read token would not help). It is the same class of answer as ``token_wrong``, with its own
+``code`` and a detail saying why. A read token also gets stream tickets (streams are reads);
+a ticket opens streams only, never commands.
 
 Tokens are compared in constant time (SHA-256 of both, then ``hmac.compare_digest``, so the
 comparison does not even reveal the length).
@@ -59,6 +70,12 @@ class StreamTicket(BaseModel):
     param: str = Field(default=TICKET_PARAM, description="The query parameter to put it in")
 
 
+def _value(token: SecretStr | str | None) -> str | None:
+    if isinstance(token, SecretStr):
+        token = token.get_secret_value()
+    return token or None
+
+
 def tokens_match(presented: str, expected: str | SecretStr) -> bool:
     """Constant-time comparison that reveals neither the content nor the length."""
     if isinstance(expected, SecretStr):
@@ -73,7 +90,11 @@ class TokenAuth:
 
     ``setting`` is the environment variable that sets the token; errors name it.
     ``required`` (default: always) decides per request whether the token is needed at all
-    (the dome's reads are open unless configured otherwise).
+    (the dome's reads are open unless configured otherwise). ``read_token`` is the app's
+    read-only token (``None`` or empty: none); ``reads=True`` makes this instance a guard
+    of reads, where it is accepted, and everywhere else it is refused as read-only. Give
+    both instances of an app (reads and commands) the same ``read_token``, so that the
+    command guard recognises it and says why it refuses it.
 
     >>> auth = TokenAuth(lambda conn: conn.app.state.settings.api_token, setting="DOME_API_TOKEN")
     >>> Command = Depends(auth.require)  # doctest: +SKIP
@@ -85,6 +106,8 @@ class TokenAuth:
         *,
         setting: str,
         required: Callable[[HTTPConnection], bool] | None = None,
+        read_token: TokenSource | None = None,
+        reads: bool = False,
         header: str = "X-API-Token",
         ticket_seconds: int = 60,
         clock: Callable[[], float] = time.time,
@@ -93,6 +116,8 @@ class TokenAuth:
         self.ticket_seconds = ticket_seconds
         self._token = token
         self._required = required
+        self._read_token = read_token
+        self.reads = reads
         self._clock = clock
         # Tickets are signed with a key of this process, not with the token: a leaked ticket
         # says nothing about the token, and a restart invalidates every ticket.
@@ -118,17 +143,19 @@ class TokenAuth:
         return self._required is None or self._required(conn)
 
     def _expected(self, conn: HTTPConnection) -> str | None:
-        value = self._token(conn)
-        if isinstance(value, SecretStr):
-            value = value.get_secret_value()
-        return value or None
+        return _value(self._token(conn))
+
+    def _expected_read(self, conn: HTTPConnection) -> str | None:
+        return None if self._read_token is None else _value(self._read_token(conn))
 
     def refusal(self, conn: HTTPConnection, presented: str | None) -> HTTPProblem | None:
         """Why the token ``presented`` is refused, or ``None`` when it is accepted."""
         if not self.needed(conn):
             return None
-        expected = self._expected(conn)
-        if expected is None:
+        expected, read = self._expected(conn), self._expected_read(conn)
+        # On a read the read token alone is enough to be configured; a command needs the
+        # main token whatever else is set.
+        if expected is None and not (self.reads and read is not None):
             return HTTPProblem(
                 503,
                 f"disabled: {self.setting} is not set, so nothing that needs the token runs",
@@ -141,9 +168,20 @@ class TokenAuth:
                 code="token_missing",
                 headers={"WWW-Authenticate": "Bearer"},
             )
-        if not tokens_match(presented, expected):
-            return HTTPProblem(403, "wrong token", code="token_wrong")
-        return None
+        # Both comparisons always run (constant time each), so the time taken does not
+        # tell which of the two tokens, if any, was presented.
+        is_main = expected is not None and tokens_match(presented, expected)
+        is_read = read is not None and tokens_match(presented, read)
+        if is_main or (is_read and self.reads):
+            return None
+        if is_read:
+            return HTTPProblem(
+                403,
+                "a read-only token: it reads status but cannot send commands; "
+                f"commands need {self.setting}",
+                code="token_read_only",
+            )
+        return HTTPProblem(403, "wrong token", code="token_wrong")
 
     def check(self, conn: HTTPConnection, presented: str | None) -> None:
         """Raise the :class:`~labkit.errors.HTTPProblem` that refuses ``presented``, if any."""
@@ -203,7 +241,8 @@ class TokenAuth:
         self, path: str, *, operation_id: str = "stream_ticket", tags: list[str] | None = None
     ) -> APIRouter:
         """A router with ``POST path``: a new stream ticket for a client that has the token
-        (or for anyone, where ``required`` says no token is needed)."""
+        (or the read token, on an instance with ``reads=True``; or for anyone, where
+        ``required`` says no token is needed)."""
         router = APIRouter(tags=list(tags or []))
 
         @router.post(

@@ -32,11 +32,19 @@ def get_state(request: Request) -> AppState:
 State = Annotated[AppState, Depends(get_state)]
 
 # The token rules (401 missing, 403 wrong, 503 not configured) are labkit's, as in every app.
-_commands = TokenAuth(lambda conn: conn.app.state.dome.settings.api_token, setting="DOME_API_TOKEN")
+# The read token (DOME_API_READ_TOKEN, optional) opens what Read and ReadStream guard and
+# the stream tickets; Command refuses it with 403 token_read_only.
+_commands = TokenAuth(
+    lambda conn: conn.app.state.dome.settings.api_token,
+    setting="DOME_API_TOKEN",
+    read_token=lambda conn: conn.app.state.dome.settings.api_read_token,
+)
 _reads = TokenAuth(
     lambda conn: conn.app.state.dome.settings.api_token,
     setting="DOME_API_TOKEN",
     required=lambda conn: not conn.app.state.dome.settings.open_reads,
+    read_token=lambda conn: conn.app.state.dome.settings.api_read_token,
+    reads=True,
 )
 
 Command = Depends(_commands.require)
