@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 import pulumi
 import pulumi_kubernetes as k8s
 
-from labinfra.kube import check_pinned_image, child_options
+from labinfra.kube import check_pinned_image, child_options, restricted_container_security
 from labinfra.names import recommended_labels, selector_labels
 
 JOB_LABEL = "lab.internal/scrape-job"
@@ -127,12 +127,7 @@ class DeviceApp(pulumi.ComponentResource):
                 requests={"cpu": a.resources.cpu_request, "memory": a.resources.memory_request},
                 limits={"cpu": a.resources.cpu_limit, "memory": a.resources.memory_limit},
             ),
-            security_context=k8s.core.v1.SecurityContextArgs(
-                allow_privilege_escalation=False,
-                read_only_root_filesystem=True,
-                run_as_non_root=True,
-                capabilities=k8s.core.v1.CapabilitiesArgs(drop=["ALL"]),
-            ),
+            security_context=restricted_container_security(),
             # A read-only root filesystem still needs somewhere for temporary files.
             volume_mounts=[k8s.core.v1.VolumeMountArgs(name="tmp", mount_path="/tmp")],  # noqa: S108
         )

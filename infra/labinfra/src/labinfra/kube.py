@@ -94,3 +94,14 @@ def restricted_namespace(
         ),
         opts=opts,
     )
+
+
+def restricted_container_security() -> k8s.core.v1.SecurityContextArgs:
+    """A container's security context for the `restricted` Pod Security Standard, with a
+    read-only root filesystem (the pod sets runAsUser and the seccomp profile)."""
+    return k8s.core.v1.SecurityContextArgs(
+        allow_privilege_escalation=False,
+        read_only_root_filesystem=True,
+        run_as_non_root=True,
+        capabilities=k8s.core.v1.CapabilitiesArgs(drop=["ALL"]),
+    )

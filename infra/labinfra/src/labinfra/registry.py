@@ -19,7 +19,7 @@ import pulumi_tls as tls
 from pydantic import Field
 
 from labinfra.charts import REGISTRY_IMAGE
-from labinfra.kube import child_options, secret
+from labinfra.kube import child_options, restricted_container_security, secret
 from labinfra.names import recommended_labels, selector_labels
 from labinfra.stackconfig import ConfigModel
 
@@ -320,12 +320,7 @@ class Registry(pulumi.ComponentResource):
                                     requests={"cpu": "20m", "memory": "64Mi"},
                                     limits={"cpu": "500m", "memory": "256Mi"},
                                 ),
-                                security_context=k8s.core.v1.SecurityContextArgs(
-                                    allow_privilege_escalation=False,
-                                    read_only_root_filesystem=True,
-                                    run_as_non_root=True,
-                                    capabilities=k8s.core.v1.CapabilitiesArgs(drop=["ALL"]),
-                                ),
+                                security_context=restricted_container_security(),
                                 volume_mounts=[
                                     k8s.core.v1.VolumeMountArgs(
                                         name="data", mount_path="/var/lib/registry"

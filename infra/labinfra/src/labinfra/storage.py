@@ -34,7 +34,7 @@ from pydantic import Field, field_validator, model_validator
 
 from labinfra.charts import DEMOCRATIC_CSI, PROXMOX_CSI, SNAPSHOT_CONTROLLER_IMAGE
 from labinfra.helm import helm_release
-from labinfra.kube import child_options, secret
+from labinfra.kube import child_options, restricted_container_security, secret
 from labinfra.names import recommended_labels, selector_labels
 from labinfra.stackconfig import ConfigModel
 
@@ -704,12 +704,7 @@ class Storage(pulumi.ComponentResource):
                                     requests={"cpu": "10m", "memory": "32Mi"},
                                     limits={"cpu": "200m", "memory": "128Mi"},
                                 ),
-                                security_context=k8s.core.v1.SecurityContextArgs(
-                                    allow_privilege_escalation=False,
-                                    read_only_root_filesystem=True,
-                                    run_as_non_root=True,
-                                    capabilities=k8s.core.v1.CapabilitiesArgs(drop=["ALL"]),
-                                ),
+                                security_context=restricted_container_security(),
                             )
                         ],
                     ),

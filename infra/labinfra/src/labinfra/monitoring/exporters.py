@@ -53,7 +53,7 @@ from labinfra.charts import (
     NGINX_UNPRIVILEGED_IMAGE,
     PVE_EXPORTER_IMAGE,
 )
-from labinfra.kube import child_options, secret
+from labinfra.kube import child_options, restricted_container_security, secret
 from labinfra.monitoring.integrations import (
     BLACKBOX_PORT,
     GRAPHITE_EXPORTER_INGEST_PORT,
@@ -118,15 +118,6 @@ def graphite_address(namespace: str) -> str:
 def pve_cache_address(namespace: str) -> str:
     """The cache in front of pve-exporter: what every Prometheus replica scrapes."""
     return f"{PVE}.{namespace}.svc:{PVE_CACHE_PORT}"
-
-
-def _restricted_container() -> k8s.core.v1.SecurityContextArgs:
-    return k8s.core.v1.SecurityContextArgs(
-        allow_privilege_escalation=False,
-        read_only_root_filesystem=True,
-        run_as_non_root=True,
-        capabilities=k8s.core.v1.CapabilitiesArgs(drop=["ALL"]),
-    )
 
 
 def _probe(path: str, port: str) -> k8s.core.v1.ProbeArgs:
@@ -305,7 +296,7 @@ class IntegrationExporters(pulumi.ComponentResource):
                     liveness_probe=_probe("/-/healthy", "http"),
                     readiness_probe=_probe("/-/healthy", "http"),
                     resources=_resources("10m", "32Mi", "64Mi"),
-                    security_context=_restricted_container(),
+                    security_context=restricted_container_security(),
                     volume_mounts=[
                         k8s.core.v1.VolumeMountArgs(
                             name="config", mount_path="/etc/blackbox", read_only=True
@@ -366,7 +357,7 @@ class IntegrationExporters(pulumi.ComponentResource):
                     liveness_probe=_probe("/", "http"),
                     readiness_probe=_probe("/", "http"),
                     resources=_resources("10m", "32Mi", "128Mi"),
-                    security_context=_restricted_container(),
+                    security_context=restricted_container_security(),
                     volume_mounts=[
                         k8s.core.v1.VolumeMountArgs(
                             name="mapping", mount_path="/etc/graphite", read_only=True
@@ -450,7 +441,7 @@ class IntegrationExporters(pulumi.ComponentResource):
             liveness_probe=_probe("/", "exporter"),
             readiness_probe=_probe("/", "exporter"),
             resources=_resources("20m", "64Mi", "256Mi"),
-            security_context=_restricted_container(),
+            security_context=restricted_container_security(),
             volume_mounts=[ca_mount],
         )
         cache = k8s.core.v1.ContainerArgs(
@@ -464,7 +455,7 @@ class IntegrationExporters(pulumi.ComponentResource):
             liveness_probe=_probe("/healthz", "cache"),
             readiness_probe=_probe("/healthz", "cache"),
             resources=_resources("10m", "16Mi", "96Mi"),
-            security_context=_restricted_container(),
+            security_context=restricted_container_security(),
             volume_mounts=[
                 k8s.core.v1.VolumeMountArgs(
                     name="cache-config", mount_path="/etc/pve-cache", read_only=True
