@@ -10,10 +10,12 @@ that replace its public bases, since no container registry is reachable here:
   uv scripts/bootstrap installs) as `/uv`, as the public ghcr.io/astral-sh/uv image does.
 
 Both are caches keyed by their content and kept between runs, like podman's layer cache.
-Flags follow shared/reference containers.md: `--isolation=chroot` (crun refuses this
-machine's hybrid cgroups for RUN steps), and at run time runc, cgroupfs and explicit
-ulimits. Package downloads go to PyPI; the host's CA bundle is passed as the optional
-build secret `ca` for hosts behind a TLS-inspecting proxy.
+Flags that podman needs on machines with hybrid cgroups and low hard limits, such as CI
+containers: `--isolation=chroot` for builds (crun refuses hybrid cgroups for RUN steps),
+and at run time runc with cgroupfs (crun fails there too) and explicit ulimits (podman's
+defaults exceed such machines' hard limits, and setrlimit fails). Package downloads go to
+PyPI; the host's CA bundle is passed as the optional build secret `ca` for hosts behind a
+TLS-inspecting proxy.
 """
 
 from __future__ import annotations
