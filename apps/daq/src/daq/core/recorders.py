@@ -141,6 +141,18 @@ class Recorder(Protocol):
         ...
 
 
+def _flush_for_ending(recorder: Recorder, summary: dict[str, Any]) -> dict[str, Any]:
+    """Flush what is pending; the summary with the rows that reached the disk, and the error
+    if the last flush failed (the rows before it are still good)."""
+    ending = {**summary, "rows": recorder.rows}
+    try:
+        recorder.flush()
+        ending["rows"] = recorder.rows
+    except StorageError as exc:
+        ending.setdefault("error", str(exc))
+    return ending
+
+
 class CsvRecorder:
     def __init__(self, path: Path, columns: Sequence[str], metadata: dict[str, Any]) -> None:
         check_columns(columns)
@@ -189,12 +201,8 @@ class CsvRecorder:
         self.rows += rows
 
     def close(self, summary: dict[str, Any]) -> dict[str, Any]:
-        ending = {**summary, "rows": self.rows}
         try:
-            self.flush()
-            ending["rows"] = self.rows
-        except StorageError as exc:
-            ending.setdefault("error", str(exc))
+            ending = _flush_for_ending(self, summary)
         finally:
             os.close(self._fd)
         _write_json_atomically(self.meta_path, {**self.metadata, **ending})
@@ -306,12 +314,7 @@ class JournalRecorder:
         self.rows += rows
 
     def close(self, summary: dict[str, Any]) -> dict[str, Any]:
-        ending = {**summary, "rows": self.rows}
-        try:
-            self.flush()
-            ending["rows"] = self.rows
-        except StorageError as exc:
-            ending.setdefault("error", str(exc))
+        ending = _flush_for_ending(self, summary)
         if self.format == "arrow":
             # the ending rides on a last, empty batch: the file needs no copy
             empty = pa.RecordBatch.from_pylist([], schema=self.schema)
