@@ -45,9 +45,8 @@ HOME_ASSISTANT_SECRET = "home-assistant-token"  # noqa: S105 (a Secret's name)
 @dataclass(frozen=True)
 class MonitoringSecrets:
     grafana_admin_password: pulumi.Input[str]
-    home_assistant_token: pulumi.Input[str] | None = None
-    proxmox_token_value: pulumi.Input[str] | None = None
-    truenas_api_key: pulumi.Input[str] | None = None
+    integrations: ExporterSecrets = field(default_factory=ExporterSecrets)
+    """The integrations' API credentials (Prometheus scrapes Home Assistant with its token)."""
     home_assistant_webhook_id: pulumi.Input[str] | None = None
     """The id of Home Assistant's webhook trigger (alertmanager.homeAssistant): a shared secret."""
 
@@ -100,11 +99,7 @@ class MonitoringStack(pulumi.ComponentResource):
                 namespace=args.namespace,
                 integrations=args.integrations,
                 prometheus_replicas=args.settings.prometheus_replicas,
-                secrets=ExporterSecrets(
-                    home_assistant_token=args.secrets.home_assistant_token,
-                    proxmox_token_value=args.secrets.proxmox_token_value,
-                    truenas_api_key=args.secrets.truenas_api_key,
-                ),
+                secrets=args.secrets.integrations,
                 graphite_mapping=args.graphite_mapping,
                 truenas_cidrs=(
                     args.integrations.truenas.network_cidrs() if args.integrations.truenas else []
@@ -152,13 +147,13 @@ class MonitoringStack(pulumi.ComponentResource):
             ),
         ]
         if a.integrations.home_assistant:
-            if a.secrets.home_assistant_token is None:
+            if a.secrets.integrations.home_assistant_token is None:
                 raise ValueError("home assistant is configured but its token is not")
             created.append(
                 k8s.core.v1.Secret(
                     f"{self._name}-home-assistant-token",
                     metadata=self._metadata(HOME_ASSISTANT_SECRET, "scrape-credentials"),
-                    string_data={"token": secret(a.secrets.home_assistant_token)},
+                    string_data={"token": secret(a.secrets.integrations.home_assistant_token)},
                     opts=opts,
                 )
             )

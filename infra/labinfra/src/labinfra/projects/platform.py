@@ -18,6 +18,7 @@ from labinfra.inventory import load_inventory
 from labinfra.kube import kubernetes_provider
 from labinfra.logging_stack import LoggingStack, LoggingStackArgs, loki_url
 from labinfra.monitoring.alertmanager import AlertmanagerSettings
+from labinfra.monitoring.exporters import ExporterSecrets
 from labinfra.monitoring.files import load_dashboards, load_graphite_mapping, load_rule_files
 from labinfra.monitoring.scrape import Integrations
 from labinfra.monitoring.stack import MonitoringSecrets, MonitoringStack, MonitoringStackArgs
@@ -170,9 +171,11 @@ def build_platform(config: PlatformConfig, secrets: dict[str, pulumi.Output[str]
             dashboards=dashboards,
             secrets=MonitoringSecrets(
                 grafana_admin_password=secrets["grafanaAdminPassword"],
-                home_assistant_token=secrets.get("homeAssistantToken"),
-                proxmox_token_value=secrets.get("proxmoxTokenValue"),
-                truenas_api_key=secrets.get("truenasApiKey"),
+                integrations=ExporterSecrets(
+                    home_assistant_token=secrets.get("homeAssistantToken"),
+                    proxmox_token_value=secrets.get("proxmoxTokenValue"),
+                    truenas_api_key=secrets.get("truenasApiKey"),
+                ),
                 home_assistant_webhook_id=secrets.get("homeAssistantWebhookId"),
             ),
             lab_ca_pem=ca.cert_pem,
